@@ -1,0 +1,58 @@
+"""Settings, read from STARLING_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STARLING_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="where the embedded store and log live")
+    host: str = Field("127.0.0.1", description="address the API listens on")
+    port: int = Field(8080, description="port the API listens on")
+    domain: str = Field("localhost:8080", description="instance domain shown to clients")
+    redis_url: str | None = Field(
+        None, description="Redis for the timeline cache and counters; unset means in-process"
+    )
+    celebrity_threshold: int = Field(
+        100_000, description="followers at which an author's posts are pulled, not pushed"
+    )
+    celebrity_threshold_under_load: int = Field(50_000, description="threshold when backlogged")
+    celebrity_threshold_breaking_news: int = Field(
+        25_000, description="threshold while breaking news is flagged"
+    )
+    celebrity_threshold_raised: int = Field(
+        200_000, description="threshold when capacity is raised"
+    )
+    fanout_backlog_limit: int = Field(
+        10_000_000, description="fan-out backlog (timeline writes) that lowers the threshold"
+    )
+    velocity_posts_per_hour: int = Field(
+        10, description="posts in an hour above which an author at half the threshold is pulled"
+    )
+    notify_push_limit: int = Field(
+        10_000, description="celebrity followers with notifications on who still get a push"
+    )
+    timeline_size: int = Field(800, description="entries kept per home timeline")
+    active_days: float = Field(7.0, description="followers read within this many days get pushes")
+    fanout_chunk: int = Field(5_000, description="followers written per cache round trip")
+    rate_limits: str = Field("on", description="'on' or 'off' (load tests and benchmarks)")
+    rate_limit_per_token: int = Field(300, description="requests per token per window")
+    rate_limit_per_ip: int = Field(300, description="unauthenticated requests per IP per window")
+    rate_limit_window_s: int = Field(300, description="rate limit window in seconds")
+    max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413")
+    workers: str = Field(
+        "all", description="workers run inside `starling serve`: 'all', 'none' or a comma list"
+    )
+
+    @property
+    def rate_limits_on(self) -> bool:
+        return self.rate_limits.strip().lower() not in {"off", "0", "false", "no"}
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "starling.sqlite3"

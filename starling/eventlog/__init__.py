@@ -1,0 +1,1 @@
+"""Event log (the seed's Kafka). See docs/subsystems/eventlog.md."""

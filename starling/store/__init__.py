@@ -1,0 +1,1 @@
+"""Store of record (the seed's Manhattan). See docs/subsystems/store.md."""

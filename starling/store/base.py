@@ -1,0 +1,175 @@
+"""The store-of-record interface. SQLite is the embedded default; PostgreSQL plugs in later.
+
+Every write happens inside `Store.transaction()`; the transaction's `emit` appends to the
+event log in the same commit (a transactional outbox), so a crash can never keep a write
+and lose its event, or the reverse. See docs/subsystems/store.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from starling.model import Account, App, Follow, Post, Relationship, Token, ViewerState
+
+IdArray = npt.NDArray[np.int64]
+Payload = dict[str, int | str | bool | None | list[int] | list[str]]
+
+
+class StoreError(Exception):
+    """Base of the errors a store raises on purpose."""
+
+
+class Conflict(StoreError):
+    """A uniqueness rule refused the write (username taken, post already reposted)."""
+
+
+class Transaction(Protocol):
+    """One atomic unit of writes. Nothing is visible to others until it commits."""
+
+    def insert_account(self, account: Account, password_hash: str | None) -> None:
+        """Raises Conflict when the username (case-insensitive) is taken."""
+
+    def insert_post(self, post: Post) -> None:
+        """Adds a post and bumps the author's statuses_count and last_status_at.
+
+        Raises Conflict when post is a repost and the author already has a live repost
+        of the same original (the atomic check-and-set of the seed's Race Condition 4).
+        """
+
+    def tombstone_post(self, post_id: int, deleted_at: int) -> Post | None:
+        """Marks a live post deleted; returns it, or None when missing or already deleted."""
+
+    def insert_follow(self, follow: Follow) -> bool:
+        """False when already following. Keeps followers/following counts in step."""
+
+    def delete_follow(self, follower_id: int, followee_id: int) -> bool:
+        """False when not following."""
+
+    def insert_like(self, account_id: int, post_id: int, created_at: int) -> bool:
+        """False when already liked."""
+
+    def delete_like(self, account_id: int, post_id: int) -> bool:
+        """False when not liked."""
+
+    def find_live_repost(self, account_id: int, source_id: int) -> Post | None:
+        """The account's live repost of source_id, if any."""
+
+    def insert_app(self, app: App) -> None: ...
+
+    def insert_token(self, token: Token) -> None: ...
+
+    def set_last_active(self, account_id: int, ts: int) -> None: ...
+
+    def set_post_counts(self, counts: Iterable[tuple[int, int, int]]) -> None:
+        """(post_id, favourites_count, reblogs_count) rows from the reconciliation job."""
+
+    def emit(self, event_type: str, payload: Payload, ts: int) -> None:
+        """Appends an event to the log; it becomes visible when the transaction commits."""
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    # Accounts and auth
+    def get_accounts(self, ids: Iterable[int]) -> dict[int, Account]: ...
+
+    def get_account_by_username(self, username: str) -> Account | None:
+        """Case-insensitive."""
+
+    def get_password_hash(self, account_id: int) -> str | None: ...
+
+    def get_app(self, client_id: str) -> App | None: ...
+
+    def get_token(self, token_hash: str) -> Token | None: ...
+
+    # Posts
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+        """Includes tombstoned posts (deleted_at set); callers filter."""
+
+    def account_posts(
+        self,
+        account_id: int,
+        *,
+        max_id: int | None = None,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = 20,
+        exclude_reposts: bool = False,
+        exclude_replies: bool = False,
+    ) -> list[Post]:
+        """Live posts, newest first. With min_id: the `limit` posts just above it."""
+
+    def public_posts(
+        self,
+        *,
+        max_id: int | None = None,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = 20,
+    ) -> list[Post]:
+        """Live public posts of all accounts, newest first, same paging as account_posts."""
+
+    def latest_posts_by_authors(
+        self, author_ids: Sequence[int], per_author: int, max_id: int | None = None
+    ) -> list[Post]:
+        """Up to per_author newest live posts (below max_id) of each author."""
+
+    def post_ids_by_authors(self, author_ids: Sequence[int], since_id: int) -> IdArray:
+        """Ids of live and deleted posts by these authors above since_id."""
+
+    def count_posts_since(self, author_id: int, since_id: int) -> int: ...
+
+    def max_post_id(self) -> int:
+        """0 when there are no posts."""
+
+    # Graph
+    def followers(self, account_id: int, *, active_since: int | None = None) -> IdArray:
+        """Follower ids; with active_since only those active at or after that time."""
+
+    def iter_follower_chunks(
+        self, account_id: int, chunk: int, *, active_since: int | None = None
+    ) -> Iterator[IdArray]:
+        """Followers in chunks of at most `chunk`, for fan-out without loading all at once."""
+
+    def notify_followers(self, account_id: int, limit: int) -> IdArray:
+        """Followers who turned notifications on for this account, at most limit."""
+
+    def following(self, account_id: int) -> IdArray: ...
+
+    def follows_since(self, account_id: int, since: int) -> list[int]:
+        """Accounts this account started following at or after `since` (ms)."""
+
+    def relationships(self, viewer_id: int, ids: Sequence[int]) -> list[Relationship]: ...
+
+    # Engagements
+    def viewer_state(self, viewer_id: int, post_ids: Sequence[int]) -> ViewerState: ...
+
+    def reposts_of(self, source_id: int, by: Sequence[int]) -> list[Post]:
+        """Live reposts of source_id whose authors are in `by`."""
+
+    def engagement_counts(self, viewer_id: int, author_ids: Sequence[int]) -> dict[int, int]:
+        """How many of each author's posts the viewer liked or reposted."""
+
+    def like_counts(self, post_ids: Sequence[int]) -> dict[int, int]:
+        """Exact like totals from the store (truth for reconciliation)."""
+
+    def repost_counts(self, post_ids: Sequence[int]) -> dict[int, int]:
+        """Exact live repost totals from the store."""
+
+    # Bulk loading for the simulated world (no events: the world is a snapshot)
+    def bulk_load(
+        self,
+        *,
+        accounts: Sequence[Account] = (),
+        posts: Sequence[Post] = (),
+        follows: Sequence[Follow] = (),
+        likes: Sequence[tuple[int, int, int]] = (),
+    ) -> None:
+        """Inserts rows as given (counts included); callers keep them consistent."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,6 @@
+"""Shared fixtures. Each area keeps its own fixture module, registered here."""
+
+pytest_plugins = [
+    "tests.fixtures_redis",
+    "tests.fixtures_runtime",
+]
