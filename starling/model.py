@@ -39,6 +39,8 @@ class Post:
     mentions: tuple[int, ...] = ()
     language: str | None = None
     visibility: str = "public"
+    spoiler_text: str = ""
+    sensitive: bool = False
     deleted_at: int | None = None
     # Denormalised counts, written by the reconciliation job; live counts come from
     # the sharded counters (cache.Counters).
