@@ -29,8 +29,10 @@ class Settings(BaseSettings):
         200_000, description="threshold when capacity is raised"
     )
     fanout_backlog_limit: int = Field(
-        10_000_000, description="fan-out backlog (timeline writes) that lowers the threshold"
+        10_000, description="events waiting for fan-out above which the threshold is lowered"
     )
+    breaking_news: bool = Field(False, description="start with breaking news flagged")
+    capacity_raised: bool = Field(False, description="start with fan-out capacity raised")
     velocity_posts_per_hour: int = Field(
         10, description="posts in an hour above which an author at half the threshold is pulled"
     )

@@ -89,7 +89,7 @@ class Event:
     """One entry of the event log. `offset` is assigned by the log (1-based, dense)."""
 
     type: str
-    payload: dict[str, int | str | bool | None | list[int] | list[str]]
+    payload: dict[str, int | str | bool | list[int] | list[str] | None]
     ts: int
     offset: int = 0
 

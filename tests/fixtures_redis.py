@@ -1,0 +1,78 @@
+"""Redis for tests, and the cache roles opened on every backend.
+
+`redis_url` is STARLING_TEST_REDIS_URL when set, else a private redis-server started for
+the session. Without either the Redis tests skip, except in CI where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from starling.cache.backends import CacheBackends, open_cache
+from starling.localredis import RedisUnavailable, private_redis
+
+CacheFactory = Callable[..., CacheBackends]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("STARLING_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    try:
+        with private_redis(tmp_path_factory.mktemp("redis")) as url:
+            yield url
+    except RedisUnavailable as exc:
+        reason = f"no Redis for tests: {exc}; set STARLING_TEST_REDIS_URL or install redis-server"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def cache_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the in-process backend, else the test Redis."""
+    if request.param == "memory":
+        return None
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+@pytest.fixture
+def make_cache(cache_url: str | None) -> Iterator[CacheFactory]:
+    """Opens cache roles on the backend under test, each under a fresh key prefix."""
+    opened: list[tuple[CacheBackends, str]] = []
+
+    def make(capacity: int = 800) -> CacheBackends:
+        prefix = f"test:{uuid.uuid4().hex}:"
+        cache = open_cache(cache_url, timeline_capacity=capacity, key_prefix=prefix)
+        opened.append((cache, prefix))
+        return cache
+
+    yield make
+    for cache, prefix in opened:
+        cache.close()
+        if cache_url is not None:
+            _delete_prefixed(cache_url, prefix)
+
+
+@pytest.fixture
+def cache_backends(make_cache: CacheFactory) -> CacheBackends:
+    return make_cache()
+
+
+def _delete_prefixed(url: str, prefix: str) -> None:
+    """Leaves a shared test Redis as it was found."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -67,9 +67,7 @@ class CelebrityIndex(Protocol):
     def celebrities_among(self, author_ids: UserIds) -> IdArray:
         """Which of these authors have a celebrity index."""
 
-    def latest(
-        self, author_ids: UserIds, per_author: int, max_id: int | None = None
-    ) -> IdArray:
+    def latest(self, author_ids: UserIds, per_author: int, max_id: int | None = None) -> IdArray:
         """Up to per_author newest post ids (below max_id) of each author, in one round trip."""
 
     def close(self) -> None: ...

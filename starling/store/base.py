@@ -17,7 +17,7 @@ import numpy.typing as npt
 from starling.model import Account, App, Follow, Post, Relationship, Token, ViewerState
 
 IdArray = npt.NDArray[np.int64]
-Payload = dict[str, int | str | bool | None | list[int] | list[str]]
+Payload = dict[str, int | str | bool | list[int] | list[str] | None]
 
 
 class StoreError(Exception):
@@ -149,8 +149,8 @@ class Store(Protocol):
     # Engagements
     def viewer_state(self, viewer_id: int, post_ids: Sequence[int]) -> ViewerState: ...
 
-    def reposts_of(self, source_id: int, by: Sequence[int]) -> list[Post]:
-        """Live reposts of source_id whose authors are in `by`."""
+    def reposts_of(self, source_ids: Sequence[int], by: Sequence[int]) -> list[Post]:
+        """Live reposts of any of source_ids whose authors are in `by` (one query)."""
 
     def engagement_counts(self, viewer_id: int, author_ids: Sequence[int]) -> dict[int, int]:
         """How many of each author's posts the viewer liked or reposted."""

@@ -1,0 +1,367 @@
+"""The actions layer: every write in Starling goes through here.
+
+Each action validates, commits to the store and appends its event to the log in the same
+transaction (`Transaction.emit`), then returns. Derived state (timelines, indexes, counts)
+is built by workers from the log. The HTTP layer never writes directly.
+See docs/subsystems/actions.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starling import auth, text
+from starling.cache.backends import CacheBackends
+from starling.config import Settings
+from starling.errors import Forbidden, Invalid, NotFound
+from starling.ids import IdGenerator, ms_of, now_ms
+from starling.model import Account, App, Follow, Post, Token
+from starling.store.base import Conflict, Store
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+IDEMPOTENCY_WAIT_S = 10.0
+ACTIVITY_WRITE_EVERY_MS = 3600 * 1000
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+MAX_MENTIONS = 20
+
+
+class Actions:
+    def __init__(
+        self,
+        store: Store,
+        cache: CacheBackends,
+        ids: IdGenerator,
+        settings: Settings,
+        *,
+        after_write: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.ids = ids
+        self.settings = settings
+        self._after_write = after_write or (lambda: None)
+        self._touched: dict[int, int] = {}
+
+    # Accounts and auth
+
+    def register(
+        self,
+        username: str,
+        password: str | None,
+        *,
+        display_name: str = "",
+        bot: bool = False,
+        region: str = "",
+    ) -> Account:
+        if not text.USERNAME_RE.match(username):
+            raise Invalid("Validation failed: Username must be 1-30 letters, digits or _")
+        if password is not None and len(password) < 8:
+            raise Invalid("Validation failed: Password is too short (minimum is 8 characters)")
+        account_id = self.ids.next_id()
+        now = ms_of(account_id)
+        account = Account(
+            id=account_id,
+            username=username,
+            display_name=display_name or username,
+            created_at=now,
+            bot=bot,
+            region=region,
+            last_active_at=now,
+        )
+        password_hash = auth.hash_password(password) if password is not None else None
+        try:
+            with self.store.transaction() as tx:
+                tx.insert_account(account, password_hash)
+                tx.emit("account.created", {"id": account_id, "username": username}, now)
+        except Conflict:
+            raise Invalid("Validation failed: Username has already been taken") from None
+        self._after_write()
+        return account
+
+    def create_app(self, name: str, redirect_uris: str, scopes: str, website: str | None) -> App:
+        if not name.strip():
+            raise Invalid("Validation failed: Application name can't be blank")
+        secret = auth.new_secret()
+        app = App(
+            id=self.ids.next_id(),
+            client_id=auth.new_secret(),
+            client_secret=secret,
+            name=name,
+            redirect_uris=redirect_uris or "urn:ietf:wg:oauth:2.0:oob",
+            scopes=scopes or "read",
+            website=website,
+        )
+        stored = App(
+            id=app.id,
+            client_id=app.client_id,
+            client_secret=auth.hash_secret(secret),
+            name=app.name,
+            redirect_uris=app.redirect_uris,
+            scopes=app.scopes,
+            website=app.website,
+        )
+        with self.store.transaction() as tx:
+            tx.insert_app(stored)
+        return app
+
+    @staticmethod
+    def app_secret_matches(app: App, secret: str) -> bool:
+        """`app` as read from the store, whose client_secret is a hash."""
+        return auth.secret_matches(app.client_secret, secret)
+
+    def issue_token(self, app_id: int, account_id: int | None, scopes: str) -> str:
+        token = auth.new_secret()
+        record = Token(auth.hash_secret(token), app_id, account_id, scopes, now_ms())
+        with self.store.transaction() as tx:
+            tx.insert_token(record)
+        return token
+
+    def touch(self, account_id: int) -> None:
+        """Marks an account active; written at most hourly per account per process."""
+        now = now_ms()
+        if now - self._touched.get(account_id, 0) < ACTIVITY_WRITE_EVERY_MS:
+            return
+        with self.store.transaction() as tx:
+            tx.set_last_active(account_id, now)
+        self._touched[account_id] = now
+
+    def recently_touched(self, account_id: int) -> bool:
+        """True when this process marked the account active within the hour."""
+        return now_ms() - self._touched.get(account_id, 0) < ACTIVITY_WRITE_EVERY_MS
+
+    # Posts
+
+    def post(
+        self,
+        author_id: int,
+        body: str,
+        *,
+        reply_to_id: int | None = None,
+        visibility: str = "public",
+        language: str | None = None,
+        spoiler_text: str = "",
+        sensitive: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Post:
+        def create() -> Post:
+            return self._create_post(
+                author_id, body, reply_to_id, visibility, language, spoiler_text, sensitive
+            )
+
+        if idempotency_key is None:
+            return create()
+        return self._idempotent(f"post:{author_id}:{idempotency_key}", create)
+
+    def _create_post(
+        self,
+        author_id: int,
+        body: str,
+        reply_to_id: int | None,
+        visibility: str,
+        language: str | None,
+        spoiler_text: str,
+        sensitive: bool,
+    ) -> Post:
+        try:
+            normalized = text.normalize(body)
+        except text.TextError as exc:
+            raise Invalid(str(exc)) from None
+        if visibility not in VISIBILITIES:
+            raise Invalid(f"Validation failed: Visibility must be one of {', '.join(VISIBILITIES)}")
+        reply_to_account_id = None
+        if reply_to_id is not None:
+            parent = self._live_post(reply_to_id)
+            reply_to_account_id = parent.author_id
+        post_id = self.ids.next_id()
+        post = Post(
+            id=post_id,
+            author_id=author_id,
+            text=normalized,
+            created_at=ms_of(post_id),
+            reply_to_id=reply_to_id,
+            reply_to_account_id=reply_to_account_id,
+            hashtags=tuple(text.hashtags(normalized)),
+            mentions=self._mentioned_ids(normalized),
+            language=language,
+            visibility=visibility,
+            spoiler_text=spoiler_text,
+            sensitive=sensitive,
+        )
+        with self.store.transaction() as tx:
+            tx.insert_post(post)
+            tx.emit("post.created", _post_payload(post), post.created_at)
+        self._after_write()
+        return post
+
+    def _mentioned_ids(self, body: str) -> tuple[int, ...]:
+        found = (self.store.get_account_by_username(n) for n in text.mentions(body)[:MAX_MENTIONS])
+        return tuple(account.id for account in found if account is not None)
+
+    def _idempotent(self, key: str, create: Callable[[], Post]) -> Post:
+        """Seed Race Condition 3: one post per key, however many retries race."""
+        deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
+        while True:
+            stored = self.cache.idempotency.reserve(key, IDEMPOTENCY_TTL_S)
+            if stored is None:
+                break
+            if stored:
+                return self._post(int(stored))
+            if time.monotonic() > deadline:
+                raise Invalid("A request with this Idempotency-Key is still being processed")
+            time.sleep(0.01)
+        try:
+            post = create()
+        except BaseException:
+            self.cache.idempotency.release(key)
+            raise
+        self.cache.idempotency.complete(key, str(post.id), IDEMPOTENCY_TTL_S)
+        return post
+
+    def delete(self, account_id: int, post_id: int) -> Post:
+        post = self._live_post(post_id)
+        if post.author_id != account_id:
+            raise Forbidden("This action is not allowed")
+        return self._tombstone(post)
+
+    def _tombstone(self, post: Post) -> Post:
+        now = now_ms()
+        with self.store.transaction() as tx:
+            deleted = tx.tombstone_post(post.id, now)
+            if deleted is None:
+                raise NotFound("Record not found")
+            tx.emit("post.deleted", _post_payload(deleted), now)
+        if deleted.repost_of_id is not None:
+            self.cache.counters.incr("reblogs", deleted.repost_of_id, -1)
+            self.cache.sets.discard(_reposts_set(deleted.author_id), deleted.repost_of_id)
+        self._after_write()
+        return deleted
+
+    # Graph
+
+    def follow(self, follower_id: int, followee_id: int, *, notify: bool = False) -> None:
+        if follower_id == followee_id:
+            raise Invalid("Validation failed: You cannot follow yourself")
+        self._account(followee_id)
+        now = now_ms()
+        with self.store.transaction() as tx:
+            if tx.insert_follow(Follow(follower_id, followee_id, now, notify)):
+                tx.emit(
+                    "follow.created", {"follower_id": follower_id, "followee_id": followee_id}, now
+                )
+        self._after_write()
+
+    def unfollow(self, follower_id: int, followee_id: int) -> None:
+        self._account(followee_id)
+        now = now_ms()
+        with self.store.transaction() as tx:
+            if tx.delete_follow(follower_id, followee_id):
+                tx.emit(
+                    "follow.deleted", {"follower_id": follower_id, "followee_id": followee_id}, now
+                )
+        self._after_write()
+
+    # Engagements
+
+    def like(self, account_id: int, post_id: int) -> Post:
+        post = self._source_of(self._live_post(post_id))
+        now = now_ms()
+        with self.store.transaction() as tx:
+            created = tx.insert_like(account_id, post.id, now)
+            if created:
+                tx.emit("like.created", {"account_id": account_id, "post_id": post.id}, now)
+        if created:
+            self.cache.counters.incr("favourites", post.id)
+            self._after_write()
+        return post
+
+    def unlike(self, account_id: int, post_id: int) -> Post:
+        post = self._source_of(self._post(post_id))
+        now = now_ms()
+        with self.store.transaction() as tx:
+            removed = tx.delete_like(account_id, post.id)
+            if removed:
+                tx.emit("like.deleted", {"account_id": account_id, "post_id": post.id}, now)
+        if removed:
+            self.cache.counters.incr("favourites", post.id, -1)
+            self._after_write()
+        return post
+
+    def repost(self, account_id: int, post_id: int) -> Post:
+        """Seed Race Condition 4: an atomic check-and-set makes rapid repeats one repost.
+
+        The cache set is the fast gate; the store's unique index on live (author, source)
+        reposts is the authority, so a stale set after a restart cannot let a double in.
+        """
+        source = self._source_of(self._live_post(post_id))
+        if source.visibility in ("private", "direct"):
+            raise Forbidden("This action is not allowed")
+        if not self.cache.sets.add(_reposts_set(account_id), source.id):
+            existing = self.store.reposts_of([source.id], [account_id])
+            if existing:
+                return existing[0]
+        repost_id = self.ids.next_id()
+        repost = Post(
+            id=repost_id,
+            author_id=account_id,
+            text="",
+            created_at=ms_of(repost_id),
+            repost_of_id=source.id,
+            visibility=source.visibility,
+        )
+        try:
+            with self.store.transaction() as tx:
+                tx.insert_post(repost)
+                tx.emit("post.created", _post_payload(repost), repost.created_at)
+        except Conflict:
+            return self.store.reposts_of([source.id], [account_id])[0]
+        self.cache.counters.incr("reblogs", source.id)
+        self._after_write()
+        return repost
+
+    def unrepost(self, account_id: int, post_id: int) -> Post:
+        source = self._source_of(self._post(post_id))
+        for repost in self.store.reposts_of([source.id], [account_id]):
+            self._tombstone(repost)
+        return source
+
+    # Lookups
+
+    def _post(self, post_id: int) -> Post:
+        post = self.store.get_posts([post_id]).get(post_id)
+        if post is None:
+            raise NotFound("Record not found")
+        return post
+
+    def _live_post(self, post_id: int) -> Post:
+        post = self._post(post_id)
+        if post.deleted_at is not None:
+            raise NotFound("Record not found")
+        return post
+
+    def _source_of(self, post: Post) -> Post:
+        return post if post.repost_of_id is None else self._live_post(post.repost_of_id)
+
+    def _account(self, account_id: int) -> Account:
+        account = self.store.get_accounts([account_id]).get(account_id)
+        if account is None:
+            raise NotFound("Record not found")
+        return account
+
+
+def _reposts_set(account_id: int) -> str:
+    return f"user_reposts:{account_id}"
+
+
+def _post_payload(post: Post) -> dict[str, int | str | bool | list[int] | list[str] | None]:
+    return {
+        "id": post.id,
+        "author_id": post.author_id,
+        "repost_of_id": post.repost_of_id,
+        "reply_to_id": post.reply_to_id,
+        "reply_to_account_id": post.reply_to_account_id,
+        "visibility": post.visibility,
+        "hashtags": list(post.hashtags),
+        "mentions": list(post.mentions),
+        "created_at": post.created_at,
+    }

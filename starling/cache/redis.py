@@ -1,0 +1,286 @@
+"""Redis backends of the cache roles (redis-py), sharing one client.
+
+Key layout (after the key prefix):
+  timeline:{user}             sorted set: member = entry id (decimal), score = entry id
+  timeline:{user}:reposts     sorted set: member = source id, score = id of its repost
+  celebrity:{author}:tweets   sorted set of post ids, newest `kept` only
+  celebrities                 set of authors whose posts are pulled
+  counter:{name}:{shard}      hash: key -> partial count
+  idempotency:{key}           string: "" while pending, then the response
+  set:{name}                  set
+
+Ids exceed 2^53, so a float score can be shared by ids that differ in the low bits: ranges
+are read with inclusive float bounds plus slack and then filtered exactly on the integer
+member. An existing timeline always holds the member "" at score +inf, so that an empty one
+still exists; reads use bounds below +inf and never see it. See docs/subsystems/cache.md.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import redis
+
+from starling.cache.base import IdArray, UserIds
+
+RANGE_SLACK = 64  # extra members read per range, for ids sharing the float score of max_id
+
+# Helpers shared by the scripts. A timeline key holds the sentinel, so ZCARD is 0 only for
+# a missing timeline and a full one has capacity + 1 members; the sentinel (+inf) is never
+# popped as the minimum.
+_LUA_HELPERS = """
+local function trim(key, capacity)
+  local excess = redis.call('ZCARD', key) - capacity - 1
+  if excess > 0 then redis.call('ZPOPMIN', key, excess) end
+end
+
+-- Forget tracked reposts that have left the timeline, so the tracking set stays bounded.
+local function trim_reposts(key)
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  redis.call('ZREMRANGEBYSCORE', key .. ':reposts', '-inf', '(' .. oldest)
+end
+"""
+
+# KEYS: timelines. ARGV: entry id, source id, capacity. Returns how many were written.
+_PUSH_LUA = (
+    _LUA_HELPERS
+    + """
+local entry, source, capacity = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local is_repost = entry ~= source
+
+-- The source, or a repost of it that is still in the timeline (its score is there).
+local function shown(key)
+  if redis.call('ZSCORE', key, source) then return true end
+  local at = redis.call('ZSCORE', key .. ':reposts', source)
+  return at and redis.call('ZCOUNT', key, at, at) > 0
+end
+
+local written = 0
+for _, key in ipairs(KEYS) do
+  local size = redis.call('ZCARD', key)
+  if size > 0 and not (is_repost and shown(key)) then
+    size = size + redis.call('ZADD', key, entry, entry)
+    if size > capacity + 1 then redis.call('ZPOPMIN', key, size - capacity - 1) end
+    if is_repost then
+      redis.call('ZADD', key .. ':reposts', entry, source)
+      trim_reposts(key)
+    end
+    written = written + 1
+  end
+end
+return written
+"""
+)
+
+# KEYS: timeline, its reposts set. ARGV: "replace" or "merge", capacity, then entry id and
+# source id pairs. A merge into a missing timeline does nothing.
+_WRITE_LUA = (
+    _LUA_HELPERS
+    + """
+local timeline, reposts = KEYS[1], KEYS[2]
+if ARGV[1] == 'replace' then
+  redis.call('DEL', timeline, reposts)
+  redis.call('ZADD', timeline, '+inf', '')
+elseif redis.call('EXISTS', timeline) == 0 then
+  return 0
+end
+for i = 3, #ARGV, 2 do
+  local entry, source = ARGV[i], ARGV[i + 1]
+  redis.call('ZADD', timeline, entry, entry)
+  if entry ~= source then redis.call('ZADD', reposts, entry, source) end
+end
+trim(timeline, tonumber(ARGV[2]))
+trim_reposts(timeline)
+return 1
+"""
+)
+
+
+def _ids(values: UserIds) -> list[int]:
+    ids: list[int] = np.asarray(values, dtype=np.int64).tolist()
+    return ids
+
+
+def _float_bound(value: int | None, unbounded: str) -> str:
+    """An inclusive score bound: the float of an id may round to either side of it."""
+    return unbounded if value is None else repr(float(value))
+
+
+def _between(members: Sequence[str], min_id: int | None, max_id: int | None) -> list[int]:
+    """The integer ids strictly inside (min_id, max_id)."""
+    low = -1 if min_id is None else min_id
+    ids = (int(member) for member in members)
+    return [i for i in ids if i > low and (max_id is None or i < max_id)]
+
+
+class _RedisRole:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def close(self) -> None:
+        """Closes the shared client (idempotent)."""
+        self._client.close()
+
+
+class RedisTimelineCache(_RedisRole):
+    def __init__(self, client: redis.Redis, prefix: str, capacity: int) -> None:
+        super().__init__(client, prefix)
+        self.capacity = capacity
+        self._key_start = f"{prefix}timeline:"
+        self._push = client.register_script(_PUSH_LUA)
+        self._write = client.register_script(_WRITE_LUA)
+
+    def push(self, user_ids: UserIds, entry_id: int, source_id: int) -> int:
+        keys = [f"{self._key_start}{user}" for user in _ids(user_ids)]
+        if not keys:
+            return 0
+        return int(self._push(keys=keys, args=[entry_id, source_id, self.capacity]))
+
+    def range(
+        self, user_id: int, *, max_id: int | None = None, min_id: int | None = None, limit: int
+    ) -> list[int] | None:
+        key = self._key(user_id)
+        high, low = _float_bound(max_id, "(+inf"), _float_bound(min_id, "-inf")
+        fetch = limit + RANGE_SLACK
+        while True:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.exists(key)
+            pipe.zrevrangebyscore(key, high, low, start=0, num=fetch)
+            exists, members = pipe.execute()
+            if not exists:
+                return None
+            ids = _between(members, min_id, max_id)
+            # Too many members sat on max_id's score and were filtered out: read deeper.
+            if len(ids) >= limit or len(members) < fetch:
+                return sorted(ids, reverse=True)[:limit]
+            fetch *= 4
+
+    def replace(self, user_id: int, entries: Sequence[tuple[int, int]]) -> None:
+        self._write_pairs(user_id, "replace", entries)
+
+    def merge(self, user_id: int, entries: Sequence[tuple[int, int]]) -> None:
+        self._write_pairs(user_id, "merge", entries)
+
+    def remove(self, user_id: int, entry_ids: Sequence[int]) -> None:
+        # A tracked repost removed here no longer counts: push checks it is still present.
+        if entry_ids:
+            self._client.zrem(self._key(user_id), *entry_ids)
+
+    def delete(self, user_ids: UserIds) -> None:
+        keys = [self._key(user) for user in _ids(user_ids)]
+        if keys:
+            self._client.delete(*keys, *(f"{key}:reposts" for key in keys))
+
+    def exists(self, user_id: int) -> bool:
+        return bool(self._client.exists(self._key(user_id)))
+
+    def memory_bytes(self) -> int:
+        """The whole server's used memory: meaningful on a server of its own (benchmarks)."""
+        info: dict[str, Any] = self._client.info("memory")
+        return int(info["used_memory"])
+
+    def _key(self, user_id: int) -> str:
+        return f"{self._key_start}{user_id}"
+
+    def _write_pairs(self, user_id: int, mode: str, entries: Sequence[tuple[int, int]]) -> None:
+        key = self._key(user_id)
+        args: list[str | int] = [mode, self.capacity, *(i for pair in entries for i in pair)]
+        self._write(keys=[key, f"{key}:reposts"], args=args)
+
+
+class RedisCelebrityIndex(_RedisRole):
+    def __init__(self, client: redis.Redis, prefix: str, kept: int) -> None:
+        super().__init__(client, prefix)
+        self.kept = kept
+        self._celebrities = f"{prefix}celebrities"
+
+    def add(self, author_id: int, post_id: int) -> None:
+        key = self._key(author_id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.zadd(key, {str(post_id): post_id})
+        pipe.zremrangebyrank(key, 0, -self.kept - 1)
+        pipe.sadd(self._celebrities, author_id)
+        pipe.execute()
+
+    def remove(self, author_id: int, post_id: int) -> None:
+        self._client.zrem(self._key(author_id), post_id)
+
+    def celebrities_among(self, author_ids: UserIds) -> IdArray:
+        ids = np.asarray(author_ids, dtype=np.int64)
+        if ids.size == 0:
+            return ids
+        flags = self._client.smismember(self._celebrities, ids.tolist())
+        known: IdArray = ids[np.array(flags, dtype=bool)]
+        return known
+
+    def latest(self, author_ids: UserIds, per_author: int, max_id: int | None = None) -> IdArray:
+        """Newest first across all the authors."""
+        high = _float_bound(max_id, "+inf")
+        pipe = self._client.pipeline(transaction=False)
+        for author in _ids(author_ids):
+            pipe.zrevrangebyscore(self._key(author), high, "-inf", 0, per_author + RANGE_SLACK)
+        found: list[int] = []
+        for members in pipe.execute():
+            found += sorted(_between(members, None, max_id), reverse=True)[:per_author]
+        return np.sort(np.array(found, np.int64))[::-1]
+
+    def _key(self, author_id: int) -> str:
+        return f"{self._prefix}celebrity:{author_id}:tweets"
+
+
+class RedisCounters(_RedisRole):
+    """HINCRBY on a random one of `shards` hashes; a read sums them in one round trip."""
+
+    def __init__(self, client: redis.Redis, prefix: str, shards: int) -> None:
+        super().__init__(client, prefix)
+        self.shards = shards
+
+    def incr(self, name: str, key: int, delta: int = 1) -> None:
+        self._client.hincrby(self._key(name, random.randrange(self.shards)), str(key), delta)
+
+    def get(self, name: str, keys: Sequence[int]) -> dict[int, int]:
+        if not keys:
+            return {}
+        pipe = self._client.pipeline(transaction=False)
+        for shard in range(self.shards):
+            pipe.hmget(self._key(name, shard), [str(key) for key in keys])
+        totals: dict[int, int] = {}
+        for counts in pipe.execute():
+            for key, count in zip(keys, counts, strict=True):
+                if count is not None:
+                    totals[key] = totals.get(key, 0) + int(count)
+        return totals
+
+    def _key(self, name: str, shard: int) -> str:
+        return f"{self._prefix}counter:{name}:{shard}"
+
+
+class RedisIdempotencyKeys(_RedisRole):
+    def reserve(self, key: str, ttl_s: int) -> str | None:
+        # SET NX GET: claims the key, or leaves it and returns what it holds (Redis >= 7).
+        held = self._client.set(self._key(key), "", nx=True, ex=ttl_s, get=True)
+        return None if held is None else str(held)
+
+    def complete(self, key: str, response: str, ttl_s: int) -> None:
+        self._client.set(self._key(key), response, ex=ttl_s)
+
+    def release(self, key: str) -> None:
+        self._client.delete(self._key(key))
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}idempotency:{key}"
+
+
+class RedisMembershipSets(_RedisRole):
+    def add(self, name: str, member: int) -> bool:
+        return bool(self._client.sadd(self._key(name), member))
+
+    def discard(self, name: str, member: int) -> None:
+        self._client.srem(self._key(name), member)
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}set:{name}"

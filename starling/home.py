@@ -1,0 +1,200 @@
+"""The Following (home) timeline: pushed entries merged with pulled ones at read time
+(seed: Deep Dive 2 read-time merge, Race Condition 2).
+
+One read: the viewer's pushed timeline from the cache, the latest 20 posts of each
+followed celebrity from the celebrity index, and the latest posts of accounts followed
+in the last five minutes (read-your-writes) are merged newest first, hydrated in one
+store call, filtered (deleted, no longer followed), and deduplicated by source post with
+the best reposter kept. A missing or stale timeline is rebuilt from the store, once per
+viewer however many requests race (single-flight). See docs/subsystems/home.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from starling import metrics
+from starling.actions import Actions
+from starling.cache.backends import CacheBackends
+from starling.config import Settings
+from starling.ids import now_ms
+from starling.model import Post
+from starling.store.base import IdArray, Store
+
+CELEBRITY_POSTS = 20
+RECENT_FOLLOW_MS = 5 * 60 * 1000
+RECENT_FOLLOW_POSTS = 20
+REBUILD_POSTS_PER_AUTHOR = 40
+LOCK_STRIPES = 64
+DAY_MS = 24 * 3600 * 1000
+
+
+class HomeTimeline:
+    def __init__(
+        self, store: Store, cache: CacheBackends, actions: Actions, settings: Settings
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.actions = actions
+        self.settings = settings
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self.rebuilds = 0
+
+    def read(
+        self,
+        viewer_id: int,
+        *,
+        max_id: int | None = None,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = 20,
+    ) -> list[Post]:
+        started = time.perf_counter()
+        following = self.store.following(viewer_id)
+        self._ensure_timeline(viewer_id, following)
+        lower = min_id if min_id is not None else since_id
+        candidates = self._candidates(viewer_id, following, max_id, lower, min_id, limit)
+        allowed = np.append(following, viewer_id)
+        posts = self._visible(candidates, allowed)
+        best = self._best_reposters(viewer_id, posts, following, lower, max_id)
+        page = _dedupe_by_source(posts, best)
+        page = page[-limit:] if min_id is not None else page[:limit]
+        metrics.TIMELINE_READ_SECONDS.observe(time.perf_counter() - started)
+        return page
+
+    def _candidates(
+        self,
+        viewer_id: int,
+        following: IdArray,
+        max_id: int | None,
+        lower: int | None,
+        min_id: int | None,
+        limit: int,
+    ) -> list[int]:
+        # Over-fetch: some entries are filtered out (deleted, unfollowed, duplicate source).
+        fetch = self.cache.timelines.capacity if min_id is not None else 2 * limit + 20
+        pushed = self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch)
+        ids: set[int] = set(pushed or ())
+        celebrities = self.cache.celebrities.celebrities_among(following)
+        if len(celebrities):
+            ids.update(
+                int(i) for i in self.cache.celebrities.latest(celebrities, CELEBRITY_POSTS, max_id)
+            )
+        recent = self.store.follows_since(viewer_id, now_ms() - RECENT_FOLLOW_MS)
+        if recent:
+            ids.update(
+                p.id
+                for p in self.store.latest_posts_by_authors(recent, RECENT_FOLLOW_POSTS, max_id)
+            )
+        if lower is not None:
+            ids = {i for i in ids if i > lower}
+        return sorted(ids, reverse=True)
+
+    def _visible(self, candidates: list[int], allowed: IdArray) -> list[Post]:
+        """Live posts by followed accounts (or the viewer), newest first."""
+        if not candidates:
+            return []
+        found = self.store.get_posts(candidates)
+        allowed_set = set(allowed.tolist())
+        posts = [
+            found[i]
+            for i in candidates
+            if i in found and found[i].deleted_at is None and found[i].author_id in allowed_set
+        ]
+        sources = {p.repost_of_id for p in posts if p.repost_of_id is not None}
+        if not sources:
+            return posts
+        live_sources = {
+            s.id for s in self.store.get_posts(sources).values() if s.deleted_at is None
+        }
+        return [p for p in posts if p.repost_of_id is None or p.repost_of_id in live_sources]
+
+    def _best_reposters(
+        self,
+        viewer_id: int,
+        posts: list[Post],
+        following: IdArray,
+        lower: int | None,
+        max_id: int | None,
+    ) -> dict[int, Post]:
+        """For each reposted source on the page, the followed reposter to credit:
+        mutual follow first, then the one the viewer engages with most, then the latest.
+        Only reposts inside the page's id window compete, so paging stays consistent."""
+        sources = {p.repost_of_id for p in posts if p.repost_of_id is not None}
+        if not sources:
+            return {}
+        by_source: dict[int, list[Post]] = {}
+        for repost in self.store.reposts_of(sorted(sources), following.tolist()):
+            if (lower is None or repost.id > lower) and (max_id is None or repost.id < max_id):
+                by_source.setdefault(repost.source_id, []).append(repost)
+        contested = [r for group in by_source.values() if len(group) > 1 for r in group]
+        if not contested:
+            return {source: group[0] for source, group in by_source.items()}
+        authors = sorted({r.author_id for r in contested})
+        mutual = {r.id for r in self.store.relationships(viewer_id, authors) if r.followed_by}
+        engagement = self.store.engagement_counts(viewer_id, authors)
+        return {
+            source: max(
+                group,
+                key=lambda r: (r.author_id in mutual, engagement.get(r.author_id, 0), r.id),
+            )
+            for source, group in by_source.items()
+        }
+
+    def _ensure_timeline(self, viewer_id: int, following: IdArray) -> None:
+        """Rebuild when missing, or when the viewer was inactive (pushes skipped them)."""
+        fresh = self.actions.recently_touched(viewer_id)
+        if fresh and self.cache.timelines.exists(viewer_id):
+            return
+        with self._locks[viewer_id % LOCK_STRIPES]:
+            if not fresh and self._was_inactive(viewer_id):
+                self.cache.timelines.delete([viewer_id])
+            if not self.cache.timelines.exists(viewer_id):
+                self._rebuild(viewer_id, following)
+            self.actions.touch(viewer_id)
+
+    def _was_inactive(self, viewer_id: int) -> bool:
+        account = self.store.get_accounts([viewer_id]).get(viewer_id)
+        cutoff = now_ms() - int(self.settings.active_days * DAY_MS)
+        return account is None or account.last_active_at < cutoff
+
+    def _rebuild(self, viewer_id: int, following: IdArray) -> None:
+        authors: Sequence[int] = [*following.tolist(), viewer_id]
+        posts = self.store.latest_posts_by_authors(authors, REBUILD_POSTS_PER_AUTHOR)
+        posts.sort(key=lambda p: p.id, reverse=True)
+        entries: list[tuple[int, int]] = []
+        seen_sources: set[int] = set()
+        for post in posts:
+            if post.visibility == "direct" or post.source_id in seen_sources:
+                continue
+            seen_sources.add(post.source_id)
+            entries.append((post.id, post.source_id))
+            if len(entries) == self.cache.timelines.capacity:
+                break
+        self.cache.timelines.replace(viewer_id, entries)
+        self.rebuilds += 1
+
+
+def _dedupe_by_source(posts: list[Post], best: dict[int, Post]) -> list[Post]:
+    """One entry per source post, newest first (seed: retweet deduplication).
+
+    The original wins when it is on the page itself; otherwise the best reposter's
+    repost stands for all reposts of that source.
+    """
+    originals = {p.id for p in posts if p.repost_of_id is None}
+    seen: set[int] = set()
+    page: list[Post] = []
+    for post in posts:
+        source = post.source_id
+        if source in seen:
+            continue
+        if post.repost_of_id is not None and source in originals:
+            continue
+        seen.add(source)
+        page.append(best.get(source, post) if post.repost_of_id is not None else post)
+    page.sort(key=lambda p: p.id, reverse=True)
+    return page

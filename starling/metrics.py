@@ -1,0 +1,44 @@
+"""Prometheus metrics, served at /metrics. One registry per process.
+
+Names follow the issue's list; see docs/subsystems/fanout.md for what each means.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+FANOUT_TIMELINE_WRITES = Counter(
+    "starling_fanout_timeline_writes",
+    "Home-timeline entries written by fan-out",
+    registry=REGISTRY,
+)
+FANOUT_BACKLOG = Gauge(
+    "starling_fanout_backlog",
+    "Events in the log not yet applied by the fan-out worker",
+    registry=REGISTRY,
+)
+CELEBRITY_THRESHOLD = Gauge(
+    "starling_celebrity_threshold",
+    "Follower count at which posts are pulled at read time instead of pushed",
+    registry=REGISTRY,
+)
+POST_TO_TIMELINE_SECONDS = Histogram(
+    "starling_post_to_timeline_seconds",
+    "From a post's creation to its fan-out into followers' timelines",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+TIMELINE_READ_SECONDS = Histogram(
+    "starling_timeline_read_seconds",
+    "Assembly of one page of the Following (home) timeline",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0),
+    registry=REGISTRY,
+)
+WORKER_EVENTS = Counter(
+    "starling_worker_events",
+    "Events applied by each worker",
+    ["worker"],
+    registry=REGISTRY,
+)

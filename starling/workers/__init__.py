@@ -1,0 +1,1 @@
+"""Log consumers. See docs/subsystems/workers.md."""

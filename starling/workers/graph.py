@@ -1,0 +1,53 @@
+"""Graph worker: keeps home timelines in step with follows (seed: Race Condition 2).
+
+Follow: merge the followee's recent posts into the follower's timeline, as Mastodon does;
+a followee whose posts are pulled needs nothing. Unfollow: remove them. Reads stay
+correct before this runs: the home timeline filters by the current follow set and
+injects posts of accounts followed in the last five minutes. See docs/subsystems/home.md.
+"""
+
+from __future__ import annotations
+
+from starling.cache.backends import CacheBackends
+from starling.eventlog.base import EventLog
+from starling.model import Event
+from starling.store.base import Store
+from starling.workers.base import Worker
+
+MERGE_POSTS = 200
+
+
+class GraphWorker(Worker):
+    name = "graph"
+
+    def __init__(self, log: EventLog, store: Store, cache: CacheBackends) -> None:
+        super().__init__(log)
+        self.store = store
+        self.cache = cache
+
+    def apply(self, events: list[Event]) -> None:
+        for event in events:
+            if event.type not in ("follow.created", "follow.deleted"):
+                continue
+            follower = int(str(event.payload["follower_id"]))
+            followee = int(str(event.payload["followee_id"]))
+            if not self.cache.timelines.exists(follower):
+                continue
+            if event.type == "follow.created":
+                self._merge(follower, followee)
+            else:
+                self._unmerge(follower, followee)
+
+    def _merge(self, follower: int, followee: int) -> None:
+        if len(self.cache.celebrities.celebrities_among([followee])):
+            return
+        posts = self.store.latest_posts_by_authors([followee], MERGE_POSTS)
+        visible = [(p.id, p.source_id) for p in posts if p.visibility != "direct"]
+        self.cache.timelines.merge(follower, visible)
+
+    def _unmerge(self, follower: int, followee: int) -> None:
+        entries = self.cache.timelines.range(follower, limit=self.cache.timelines.capacity)
+        if not entries:
+            return
+        ids = self.store.post_ids_by_authors([followee], since_id=min(entries) - 1)
+        self.cache.timelines.remove(follower, [int(i) for i in ids])
