@@ -15,8 +15,8 @@ run: $(STAMP)
 	$(BIN)/starling demo
 
 check: $(STAMP)
-	$(BIN)/ruff format --check starling tests bench
-	$(BIN)/ruff check starling tests bench
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: check

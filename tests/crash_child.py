@@ -1,7 +1,7 @@
 """Child process for test_crash_recovery: does work, then is killed with SIGKILL.
 
-    python -m tests.crash_child post DATA_DIR      posts forever, printing each acked id
-    python -m tests.crash_child fanout DATA_DIR    fans out, dies between apply and commit
+python -m tests.crash_child post DATA_DIR      posts forever, printing each acked id
+python -m tests.crash_child fanout DATA_DIR    fans out, dies between apply and commit
 """
 
 from __future__ import annotations
