@@ -20,6 +20,8 @@ from starling.model import Account, App, Follow, Post, Token
 from starling.store.base import Conflict, Store
 
 IDEMPOTENCY_TTL_S = 24 * 3600
+# A claim outlives its request only this long, so a crash mid-request frees the key soon.
+IDEMPOTENCY_CLAIM_TTL_S = 60
 IDEMPOTENCY_WAIT_S = 10.0
 ACTIVITY_WRITE_EVERY_MS = 3600 * 1000
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -202,7 +204,7 @@ class Actions:
         """Seed Race Condition 3: one post per key, however many retries race."""
         deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
         while True:
-            stored = self.cache.idempotency.reserve(key, IDEMPOTENCY_TTL_S)
+            stored = self.cache.idempotency.reserve(key, IDEMPOTENCY_CLAIM_TTL_S)
             if stored is None:
                 break
             if stored:

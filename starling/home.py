@@ -59,7 +59,7 @@ class HomeTimeline:
         lower = min_id if min_id is not None else since_id
         candidates = self._candidates(viewer_id, following, max_id, lower, min_id, limit)
         allowed = np.append(following, viewer_id)
-        posts = self._visible(candidates, allowed)
+        posts = self._visible(viewer_id, candidates, allowed)
         best = self._best_reposters(viewer_id, posts, following, lower, max_id)
         page = _dedupe_by_source(posts, best)
         page = page[-limit:] if min_id is not None else page[:limit]
@@ -94,17 +94,22 @@ class HomeTimeline:
             ids = {i for i in ids if i > lower}
         return sorted(ids, reverse=True)
 
-    def _visible(self, candidates: list[int], allowed: IdArray) -> list[Post]:
-        """Live posts by followed accounts (or the viewer), newest first."""
+    def _visible(self, viewer_id: int, candidates: list[int], allowed: IdArray) -> list[Post]:
+        """Live posts by followed accounts or the viewer, and direct posts to the viewer,
+        newest first."""
         if not candidates:
             return []
         found = self.store.get_posts(candidates)
         allowed_set = set(allowed.tolist())
-        posts = [
-            found[i]
-            for i in candidates
-            if i in found and found[i].deleted_at is None and found[i].author_id in allowed_set
-        ]
+
+        def shown(post: Post) -> bool:
+            if post.deleted_at is not None:
+                return False
+            if post.visibility == "direct":
+                return post.author_id == viewer_id or viewer_id in post.mentions
+            return post.author_id in allowed_set
+
+        posts = [found[i] for i in candidates if i in found and shown(found[i])]
         sources = {p.repost_of_id for p in posts if p.repost_of_id is not None}
         if not sources:
             return posts

@@ -69,7 +69,18 @@ class Runtime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         if workers == "threads":
-            self.start_workers(self.workers.values())
+            self.start_workers(self._chosen_workers())
+
+    def _chosen_workers(self) -> list[Worker]:
+        """Workers named by settings.workers: 'all', 'none' or a comma list."""
+        chosen = self.settings.workers.strip()
+        if chosen == "all":
+            return list(self.workers.values())
+        names = {n.strip() for n in chosen.split(",")} - {"none", ""}
+        unknown = names - set(self.workers)
+        if unknown:
+            raise ValueError(f"unknown workers {sorted(unknown)}; choose from {list(self.workers)}")
+        return [self.workers[n] for n in sorted(names)]
 
     @property
     def policy(self) -> ThresholdPolicy:

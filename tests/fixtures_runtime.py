@@ -20,9 +20,9 @@ def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
     """Builds runtimes in sync mode by default: a write is fanned out when it returns."""
     opened: list[Runtime] = []
 
-    def make(workers: WorkerMode = "sync", **overrides: Any) -> Runtime:
+    def make(mode: WorkerMode = "sync", **overrides: Any) -> Runtime:
         settings = Settings(data_dir=tmp_path / "data", rate_limits="off", **overrides)
-        runtime = open_runtime(settings, workers=workers)
+        runtime = open_runtime(settings, workers=mode)
         opened.append(runtime)
         return runtime
 

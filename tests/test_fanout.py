@@ -95,7 +95,7 @@ def test_threshold_follows_load_news_and_capacity(make_runtime: RuntimeFactory) 
 def test_fast_poster_over_half_threshold_is_pulled_temporarily(
     make_runtime: RuntimeFactory,
 ) -> None:
-    runtime = make_runtime(celebrity_threshold=4, workers="none")
+    runtime = make_runtime(celebrity_threshold=4, mode="none")
     author = runtime.actions.register("fast", None)
     fans = [runtime.actions.register(f"fan{i}", None) for i in range(3)]
     for fan in fans:

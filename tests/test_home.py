@@ -23,7 +23,7 @@ def _ids(posts: list[Post]) -> list[int]:
 def test_read_your_writes_after_follow_before_any_worker_runs(
     make_runtime: RuntimeFactory,
 ) -> None:
-    runtime = make_runtime(workers="none")
+    runtime = make_runtime(mode="none")
     viewer = runtime.actions.register("viewer", None)
     author = runtime.actions.register("author", None)
     runtime.home.read(viewer.id)
@@ -201,3 +201,31 @@ def test_rebuild_is_single_flight(runtime: Runtime, accounts: Accounts) -> None:
         thread.join()
     assert runtime.home.rebuilds == 1
     assert pages == [[post.id]] * 16
+
+
+def test_direct_post_reaches_a_viewer_who_does_not_follow_the_sender(
+    runtime: Runtime, accounts: Accounts
+) -> None:
+    viewer, sender, bystander = accounts(3)
+    for account in (viewer, bystander):
+        runtime.home.read(account.id)
+    direct = runtime.actions.post(sender.id, f"psst @{viewer.username}", visibility="direct")
+    assert _ids(runtime.home.read(viewer.id)) == [direct.id]
+    assert runtime.home.read(bystander.id) == []
+
+
+def test_following_a_once_pulled_author_merges_all_recent_posts(
+    make_runtime: RuntimeFactory,
+) -> None:
+    runtime = make_runtime(celebrity_threshold=1)
+    author = runtime.actions.register("author", None)
+    fan = runtime.actions.register("fan", None)
+    runtime.actions.follow(fan.id, author.id)
+    pulled = runtime.actions.post(author.id, "while pulled")  # one follower: a celebrity
+    runtime.actions.unfollow(fan.id, author.id)
+    pushed = runtime.actions.post(author.id, "pushed again")  # no followers: pushed
+    viewer = runtime.actions.register("viewer", None)
+    runtime.home.read(viewer.id)
+    runtime.actions.follow(viewer.id, author.id)
+    cached = runtime.cache.timelines.range(viewer.id, limit=10)
+    assert cached == [pushed.id, pulled.id]

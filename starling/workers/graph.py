@@ -1,7 +1,8 @@
 """Graph worker: keeps home timelines in step with follows (seed: Race Condition 2).
 
-Follow: merge the followee's recent posts into the follower's timeline, as Mastodon does;
-a followee whose posts are pulled needs nothing. Unfollow: remove them. Reads stay
+Follow: merge the followee's recent posts into the follower's timeline, as Mastodon does
+(also for a pulled author: one timeline write, and it covers posts pushed before or after
+the author was pulled). Unfollow: remove them. Reads stay
 correct before this runs: the home timeline filters by the current follow set and
 injects posts of accounts followed in the last five minutes. See docs/subsystems/home.md.
 """
@@ -39,8 +40,6 @@ class GraphWorker(Worker):
                 self._unmerge(follower, followee)
 
     def _merge(self, follower: int, followee: int) -> None:
-        if len(self.cache.celebrities.celebrities_among([followee])):
-            return
         posts = self.store.latest_posts_by_authors([followee], MERGE_POSTS)
         visible = [(p.id, p.source_id) for p in posts if p.visibility != "direct"]
         self.cache.timelines.merge(follower, visible)
