@@ -119,6 +119,10 @@ class Actions:
             tx.insert_token(record)
         return token
 
+    def revoke_token(self, token_hash: str) -> None:
+        with self.store.transaction() as tx:
+            tx.delete_token(token_hash)
+
     def touch(self, account_id: int) -> None:
         """Marks an account active; written at most hourly per account per process."""
         now = now_ms()

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis for the timeline cache and counters; unset means in-process"
     )
+    redis_prefix: str = Field("", description="prefix of every Redis key (several instances)")
     celebrity_threshold: int = Field(
         100_000, description="followers at which an author's posts are pulled, not pushed"
     )

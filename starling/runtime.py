@@ -35,7 +35,9 @@ class Runtime:
         self.log = SqliteEventLog(settings.store_path)
         self.store = SqliteStore(settings.store_path, on_commit=self.log.notify)
         self.cache: CacheBackends = open_cache(
-            settings.redis_url, timeline_capacity=settings.timeline_size
+            settings.redis_url,
+            timeline_capacity=settings.timeline_size,
+            key_prefix=settings.redis_prefix,
         )
         self.ids = IdGenerator()
         self.ids.observe(self.store.max_post_id())
@@ -50,6 +52,8 @@ class Runtime:
             ThresholdPolicy(settings, lambda: self.fanout.backlog(), self.flags.read),
             settings,
         )
+        if settings.redis_url is None:
+            self.fanout.warm_celebrity_index()  # the in-process index died with the last run
         self.workers: dict[str, Worker] = {
             w.name: w
             for w in (

@@ -28,7 +28,8 @@ def post_forever(data_dir: Path) -> None:
 
 
 def fan_out_then_die(data_dir: Path, redis_url: str, die_after: int) -> None:
-    runtime = open_runtime(Settings(data_dir=data_dir, redis_url=redis_url), workers="none")
+    settings = Settings(data_dir=data_dir, redis_url=redis_url, redis_prefix=f"{data_dir.name}:")
+    runtime = open_runtime(settings, workers="none")
     worker = runtime.fanout
     worker.batch_size = 10
     applied = [0]

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pytest
@@ -384,6 +384,28 @@ def test_membership_one_concurrent_add_wins(cache_backends: CacheBackends) -> No
     assert sorted(added) == [False] * (THREADS - 1) + [True]
 
 
+# Inputs
+
+
+def np_int(value: int) -> int:
+    """A numpy scalar, as iterating over an id array yields."""
+    return cast(int, np.int64(value))
+
+
+def test_numpy_ids_are_accepted_everywhere(cache_backends: CacheBackends) -> None:
+    """The fan-out path hands over numpy arrays and numpy scalars."""
+    one, entry = np_int(1), np_int(post(1))
+    cache_backends.timelines.replace(one, [(entry, entry)])
+    cache_backends.timelines.remove(one, list(np.array([entry])))
+    cache_backends.celebrities.add(one, entry)
+    cache_backends.counters.incr("likes", one)
+
+    assert cache_backends.timelines.range(one, limit=5) == []
+    assert cache_backends.celebrities.latest(np.array([1]), 5).tolist() == [post(1)]
+    assert cache_backends.counters.get("likes", list(np.array([1]))) == {1: 1}
+    assert cache_backends.sets.add("s", one)
+
+
 # Round trips (Redis only)
 
 
@@ -394,7 +416,7 @@ class _CountingConnection(redis.Connection):
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         type(self).sends += 1
-        super().send_packed_command(command, check_health)
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.redis

@@ -50,7 +50,7 @@ def _author(runtime: object) -> int:
 
 
 def test_fanout_resumes_from_committed_offset_after_kill_9(tmp_path: Path, redis_url: str) -> None:
-    settings = Settings(data_dir=tmp_path, redis_url=redis_url)
+    settings = Settings(data_dir=tmp_path, redis_url=redis_url, redis_prefix=f"{tmp_path.name}:")
     runtime = open_runtime(settings, workers="none")
     author = runtime.actions.register("author", None)
     fans = [runtime.actions.register(f"fan{i}", None) for i in range(5)]
@@ -74,5 +74,4 @@ def test_fanout_resumes_from_committed_offset_after_kill_9(tmp_path: Path, redis
         for fan in fans:
             assert runtime.cache.timelines.range(fan.id, limit=800) == posts[::-1]
     finally:
-        runtime.cache.timelines.delete([author.id, *(f.id for f in fans)])
         runtime.close()

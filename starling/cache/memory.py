@@ -254,6 +254,7 @@ class MemoryCelebrityIndex:
         self._celebrities: set[int] = set()
 
     def add(self, author_id: int, post_id: int) -> None:
+        author_id, post_id = int(author_id), int(post_id)
         with self._lock:
             posts = self._posts.setdefault(author_id, [])
             at = bisect.bisect_left(posts, post_id)
@@ -299,16 +300,17 @@ class MemoryCounters:
         self._counts: list[dict[tuple[str, int], int]] = [{} for _ in range(shards)]
 
     def incr(self, name: str, key: int, delta: int = 1) -> None:
-        shard = random.randrange(self.shards)
+        shard, key = random.randrange(self.shards), int(key)
         with self._locks[shard]:
             counts = self._counts[shard]
             counts[name, key] = counts.get((name, key), 0) + delta
 
     def get(self, name: str, keys: Sequence[int]) -> dict[int, int]:
         totals: dict[int, int] = {}
+        wanted: list[int] = _ids(keys).tolist()
         for lock, counts in zip(self._locks, self._counts, strict=True):
             with lock:
-                for key in keys:
+                for key in wanted:
                     if (name, key) in counts:
                         totals[key] = totals.get(key, 0) + counts[name, key]
         return totals
@@ -359,6 +361,7 @@ class MemoryMembershipSets:
         self._sets: dict[str, set[int]] = {}
 
     def add(self, name: str, member: int) -> bool:
+        member = int(member)
         with self._lock:
             members = self._sets.setdefault(name, set())
             if member in members:

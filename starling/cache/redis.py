@@ -12,7 +12,9 @@ Key layout (after the key prefix):
 Ids exceed 2^53, so a float score can be shared by ids that differ in the low bits: ranges
 are read with inclusive float bounds plus slack and then filtered exactly on the integer
 member. An existing timeline always holds the member "" at score +inf, so that an empty one
-still exists; reads use bounds below +inf and never see it. See docs/subsystems/cache.md.
+still exists; reads use bounds below +inf and never see it. The scripts derive the
+`:reposts` key from the timeline key they are given: fine on one server, a cluster would
+need hash tags. See docs/subsystems/cache.md.
 """
 
 from __future__ import annotations
@@ -30,42 +32,47 @@ RANGE_SLACK = 64  # extra members read per range, for ids sharing the float scor
 
 # Helpers shared by the scripts. A timeline key holds the sentinel, so ZCARD is 0 only for
 # a missing timeline and a full one has capacity + 1 members; the sentinel (+inf) is never
-# popped as the minimum.
+# among the lowest ranks that a trim removes. `call` is a local, saving a global lookup
+# per command.
 _LUA_HELPERS = """
+local call = redis.call
+
 local function trim(key, capacity)
-  local excess = redis.call('ZCARD', key) - capacity - 1
-  if excess > 0 then redis.call('ZPOPMIN', key, excess) end
+  local excess = call('ZCARD', key) - capacity - 1
+  if excess > 0 then call('ZREMRANGEBYRANK', key, 0, excess - 1) end
 end
 
 -- Forget tracked reposts that have left the timeline, so the tracking set stays bounded.
 local function trim_reposts(key)
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
-  redis.call('ZREMRANGEBYSCORE', key .. ':reposts', '-inf', '(' .. oldest)
+  local oldest = call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  call('ZREMRANGEBYSCORE', key .. ':reposts', '-inf', '(' .. oldest)
 end
 """
 
 # KEYS: timelines. ARGV: entry id, source id, capacity. Returns how many were written.
+# One ZCARD both tests existence and sizes the trim, which runs only when over capacity.
 _PUSH_LUA = (
     _LUA_HELPERS
     + """
 local entry, source, capacity = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local is_repost = entry ~= source
 
--- The source, or a repost of it that is still in the timeline (its score is there).
+-- The source, or a tracked repost of it still in the timeline (something sits at its
+-- score; an id sharing that float would also count, which is rare and only skips a repost).
 local function shown(key)
-  if redis.call('ZSCORE', key, source) then return true end
-  local at = redis.call('ZSCORE', key .. ':reposts', source)
-  return at and redis.call('ZCOUNT', key, at, at) > 0
+  if call('ZSCORE', key, source) then return true end
+  local at = call('ZSCORE', key .. ':reposts', source)
+  return at and call('ZCOUNT', key, at, at) > 0
 end
 
 local written = 0
 for _, key in ipairs(KEYS) do
-  local size = redis.call('ZCARD', key)
+  local size = call('ZCARD', key)
   if size > 0 and not (is_repost and shown(key)) then
-    size = size + redis.call('ZADD', key, entry, entry)
-    if size > capacity + 1 then redis.call('ZPOPMIN', key, size - capacity - 1) end
+    size = size + call('ZADD', key, entry, entry)
+    if size > capacity + 1 then call('ZREMRANGEBYRANK', key, 0, size - capacity - 2) end
     if is_repost then
-      redis.call('ZADD', key .. ':reposts', entry, source)
+      call('ZADD', key .. ':reposts', entry, source)
       trim_reposts(key)
     end
     written = written + 1
@@ -76,22 +83,36 @@ return written
 )
 
 # KEYS: timeline, its reposts set. ARGV: "replace" or "merge", capacity, then entry id and
-# source id pairs. A merge into a missing timeline does nothing.
+# source id pairs. A merge into a missing timeline does nothing. Members are added with one
+# ZADD per few hundred, not one per entry.
 _WRITE_LUA = (
     _LUA_HELPERS
     + """
+local function add_all(key, args)
+  for i = 1, #args, 1000 do
+    call('ZADD', key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+
 local timeline, reposts = KEYS[1], KEYS[2]
 if ARGV[1] == 'replace' then
-  redis.call('DEL', timeline, reposts)
-  redis.call('ZADD', timeline, '+inf', '')
-elseif redis.call('EXISTS', timeline) == 0 then
+  call('DEL', timeline, reposts)
+  call('ZADD', timeline, '+inf', '')
+elseif call('EXISTS', timeline) == 0 then
   return 0
 end
+local entries, tracked = {}, {}
 for i = 3, #ARGV, 2 do
   local entry, source = ARGV[i], ARGV[i + 1]
-  redis.call('ZADD', timeline, entry, entry)
-  if entry ~= source then redis.call('ZADD', reposts, entry, source) end
+  entries[#entries + 1] = entry
+  entries[#entries + 1] = entry
+  if entry ~= source then
+    tracked[#tracked + 1] = entry
+    tracked[#tracked + 1] = source
+  end
 end
+add_all(timeline, entries)
+add_all(reposts, tracked)
 trim(timeline, tonumber(ARGV[2]))
 trim_reposts(timeline)
 return 1
@@ -138,7 +159,7 @@ class RedisTimelineCache(_RedisRole):
         keys = [f"{self._key_start}{user}" for user in _ids(user_ids)]
         if not keys:
             return 0
-        return int(self._push(keys=keys, args=[entry_id, source_id, self.capacity]))
+        return int(self._push(keys=keys, args=[int(entry_id), int(source_id), self.capacity]))
 
     def range(
         self, user_id: int, *, max_id: int | None = None, min_id: int | None = None, limit: int
@@ -167,8 +188,8 @@ class RedisTimelineCache(_RedisRole):
 
     def remove(self, user_id: int, entry_ids: Sequence[int]) -> None:
         # A tracked repost removed here no longer counts: push checks it is still present.
-        if entry_ids:
-            self._client.zrem(self._key(user_id), *entry_ids)
+        if len(entry_ids):
+            self._client.zrem(self._key(user_id), *_ids(entry_ids))
 
     def delete(self, user_ids: UserIds) -> None:
         keys = [self._key(user) for user in _ids(user_ids)]
@@ -188,7 +209,8 @@ class RedisTimelineCache(_RedisRole):
 
     def _write_pairs(self, user_id: int, mode: str, entries: Sequence[tuple[int, int]]) -> None:
         key = self._key(user_id)
-        args: list[str | int] = [mode, self.capacity, *(i for pair in entries for i in pair)]
+        flat = _ids(np.asarray(entries, dtype=np.int64).reshape(-1))
+        args: list[str | int] = [mode, self.capacity, *flat]
         self._write(keys=[key, f"{key}:reposts"], args=args)
 
 
@@ -199,15 +221,15 @@ class RedisCelebrityIndex(_RedisRole):
         self._celebrities = f"{prefix}celebrities"
 
     def add(self, author_id: int, post_id: int) -> None:
-        key = self._key(author_id)
+        key, post_id = self._key(author_id), int(post_id)
         pipe = self._client.pipeline(transaction=True)
         pipe.zadd(key, {str(post_id): post_id})
         pipe.zremrangebyrank(key, 0, -self.kept - 1)
-        pipe.sadd(self._celebrities, author_id)
+        pipe.sadd(self._celebrities, int(author_id))
         pipe.execute()
 
     def remove(self, author_id: int, post_id: int) -> None:
-        self._client.zrem(self._key(author_id), post_id)
+        self._client.zrem(self._key(author_id), int(post_id))
 
     def celebrities_among(self, author_ids: UserIds) -> IdArray:
         ids = np.asarray(author_ids, dtype=np.int64)
@@ -240,17 +262,18 @@ class RedisCounters(_RedisRole):
         self.shards = shards
 
     def incr(self, name: str, key: int, delta: int = 1) -> None:
-        self._client.hincrby(self._key(name, random.randrange(self.shards)), str(key), delta)
+        self._client.hincrby(self._key(name, random.randrange(self.shards)), int(key), delta)
 
     def get(self, name: str, keys: Sequence[int]) -> dict[int, int]:
-        if not keys:
+        wanted = _ids(keys)
+        if not wanted:
             return {}
         pipe = self._client.pipeline(transaction=False)
         for shard in range(self.shards):
-            pipe.hmget(self._key(name, shard), [str(key) for key in keys])
+            pipe.hmget(self._key(name, shard), wanted)
         totals: dict[int, int] = {}
         for counts in pipe.execute():
-            for key, count in zip(keys, counts, strict=True):
+            for key, count in zip(wanted, counts, strict=True):
                 if count is not None:
                     totals[key] = totals.get(key, 0) + int(count)
         return totals
@@ -277,10 +300,10 @@ class RedisIdempotencyKeys(_RedisRole):
 
 class RedisMembershipSets(_RedisRole):
     def add(self, name: str, member: int) -> bool:
-        return bool(self._client.sadd(self._key(name), member))
+        return bool(self._client.sadd(self._key(name), int(member)))
 
     def discard(self, name: str, member: int) -> None:
-        self._client.srem(self._key(name), member)
+        self._client.srem(self._key(name), int(member))
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}set:{name}"

@@ -63,6 +63,9 @@ class Transaction(Protocol):
 
     def insert_token(self, token: Token) -> None: ...
 
+    def delete_token(self, token_hash: str) -> None:
+        """Revokes a token; a token that does not exist is already revoked."""
+
     def set_last_active(self, account_id: int, ts: int) -> None: ...
 
     def set_post_counts(self, counts: Iterable[tuple[int, int, int]]) -> None:
@@ -84,6 +87,11 @@ class Store(Protocol):
     def get_password_hash(self, account_id: int) -> str | None: ...
 
     def get_app(self, client_id: str) -> App | None: ...
+
+    def get_app_by_id(self, app_id: int) -> App | None: ...
+
+    def accounts_with_followers(self, at_least: int) -> IdArray:
+        """Ids of accounts with at least this many followers (celebrity index warm-up)."""
 
     def get_token(self, token_hash: str) -> Token | None: ...
 

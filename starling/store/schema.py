@@ -106,7 +106,12 @@ _V1_CORE: Migration = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_CORE,)
+# Indexes a bulk load dropped, with the SQL that rebuilds them (see defer_indexes).
+_V2_PENDING_INDEXES: Migration = (
+    "CREATE TABLE pending_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL) WITHOUT ROWID",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_PENDING_INDEXES)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -156,6 +161,30 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
                 conn.execute(f"PRAGMA user_version = {version}")
 
 
+def defer_indexes(conn: sqlite3.Connection, table: str) -> None:
+    """Drops the table's non-unique indexes until restore_indexes, inside the caller's
+    transaction. Kept up row by row in random key order, an index has most of its pages
+    rewritten by every chunk of a bulk load; one CREATE INDEX at the end sorts once."""
+    found = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
+        (table,),
+    ).fetchall()
+    conn.executemany("INSERT INTO pending_indexes (name, sql) VALUES (?, ?)", found)
+    for name, _ in found:
+        conn.execute(f'DROP INDEX "{name}"')
+
+
+def restore_indexes(conn: sqlite3.Connection) -> None:
+    """Rebuilds the indexes a bulk load deferred; a no-op when none are pending."""
+    if conn.execute("SELECT 1 FROM pending_indexes LIMIT 1").fetchone() is None:
+        return
+    with atomic(conn):
+        for _, sql in conn.execute("SELECT name, sql FROM pending_indexes").fetchall():
+            conn.execute(sql)
+        conn.execute("DELETE FROM pending_indexes")
+
+
 class ThreadConnections:
     """One connection per thread to a migrated database file; close() closes them all."""
 
@@ -166,6 +195,8 @@ class ThreadConnections:
         self._all: list[sqlite3.Connection] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         migrate(self.get())
+        # A load that stopped before it restored its indexes left them pending.
+        restore_indexes(self.get())
 
     def get(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from starling import metrics
-from starling.cache.backends import CacheBackends
+from starling.cache.backends import CELEBRITY_POSTS_KEPT, CacheBackends
 from starling.config import Settings
 from starling.eventlog.base import EventLog
 from starling.fanout_policy import HOUR_MS, ThresholdPolicy
@@ -52,6 +52,16 @@ class FanoutWorker(Worker):
         self.cache = cache
         self.policy = policy
         self.settings = settings
+
+    def warm_celebrity_index(self) -> int:
+        """Fills an empty celebrity index (an in-process cache after a restart) with the
+        recent posts of authors over the threshold; returns how many posts it indexed."""
+        celebrities = self.store.accounts_with_followers(self.policy.current())
+        posts = self.store.latest_posts_by_authors(celebrities.tolist(), CELEBRITY_POSTS_KEPT)
+        for post in posts:
+            if post.visibility != "direct":
+                self.cache.celebrities.add(post.author_id, post.id)
+        return len(posts)
 
     def apply(self, events: list[Event]) -> None:
         created = [e.payload for e in events if e.type == "post.created"]

@@ -1,0 +1,93 @@
+"""Post-to-visible latency for an author with about 50,000 followers.
+
+On the bench world, the author whose follower count is nearest 50,000 (under the
+celebrity threshold, so pushed) posts through the actions layer while the fan-out worker
+runs in its thread; the clock stops when the worker has written the post into every
+active follower's timeline (its committed offset passes the post's event).
+In-process and on Redis. Run: python -m bench.post_to_visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from bench.backends import per_backend
+from bench.common import machine, markdown_table, summarize, write_results
+from bench.world import account_table, bench_data_dir, bench_settings
+from starling.ids import now_ms
+from starling.runtime import open_runtime
+from starling.world.spec import DAY_MS
+
+TARGET_FOLLOWERS = 50_000
+POLL_S = 0.0005
+
+
+def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = bench_data_dir(args.size, args.seed)
+    runtime = open_runtime(bench_settings(data_dir, redis_url=redis_url), workers="threads")
+    try:
+        table = account_table(runtime.store, data_dir)
+        pushed = table.followers < runtime.policy.current()
+        row = int(np.argmin(np.where(pushed, np.abs(table.followers - TARGET_FOLLOWERS), 1 << 60)))
+        author = int(table.ids[row])
+        active_since = now_ms() - int(runtime.settings.active_days * DAY_MS)
+        audience = runtime.store.followers(author, active_since=active_since)
+        for follower in tqdm(audience.tolist(), desc=f"{name}: follower timelines"):
+            runtime.cache.timelines.replace(follower, [])
+        seconds: list[float] = []
+        for i in tqdm(range(args.posts), desc=f"{name}: posts"):
+            started = time.perf_counter()
+            runtime.actions.post(author, f"post-to-visible {i} #bench")
+            offset = runtime.log.last_offset()
+            while runtime.log.committed("fanout") < offset:
+                time.sleep(POLL_S)
+            seconds.append(time.perf_counter() - started)
+            time.sleep(args.gap)
+        check = runtime.cache.timelines.range(int(audience[-1]), limit=1)
+        assert check, "the last follower's timeline holds the post"
+        return {
+            "backend": name,
+            "followers": int(table.followers[row]),
+            "active_followers": len(audience),
+            "posts": args.posts,
+            "ms": {k: v * 1000 for k, v in summarize(seconds).items() if k != "runs"},
+        }
+    finally:
+        runtime.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="bench")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--posts", type=int, default=100)
+    parser.add_argument("--gap", type=float, default=0.05, help="seconds between posts")
+    parser.add_argument("--backends", default="memory,redis")
+    args = parser.parse_args(argv)
+    results = per_backend(args.backends, lambda name, url: bench_backend(name, url, args))
+    rows = [
+        [
+            r["backend"],
+            r["followers"],
+            r["active_followers"],
+            r["posts"],
+            r["ms"]["p50"],
+            r["ms"]["p99"],
+            r["ms"]["max"],
+        ]
+        for r in results
+    ]
+    headers = ["backend", "followers", "active (pushed)", "posts", "p50 ms", "p99 ms", "max ms"]
+    print(f"Post-to-visible, {args.size} world. {machine()}\n")
+    print(markdown_table(headers, rows))
+    print(f"\nresults: {write_results('post_to_visible', {'size': args.size, 'results': results})}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""`make bench`: every benchmark in turn, each printing its table and saving JSON under
+bench/out/. The bench world is generated on first use. See docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from bench import fanout_throughput, post_to_visible, timeline_read, writes_saved
+
+BENCHMARKS = (fanout_throughput, writes_saved, timeline_read, post_to_visible)
+
+
+def main() -> None:
+    for bench in BENCHMARKS:
+        print(f"\n## {bench.__name__}\n", flush=True)
+        bench.main([])
+
+
+if __name__ == "__main__":
+    main()

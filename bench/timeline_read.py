@@ -1,0 +1,104 @@
+"""Following timeline read latency on the bench world: 20 posts, celebrity merge included.
+
+Samples active accounts that follow at least one celebrity, builds each timeline once
+(the rebuild is reported on its own), then times many reads of the first page, in-process
+and on Redis. Server-side: from the request's viewer id to hydrated posts, as the API
+handler gets them, without HTTP. Run: python -m bench.timeline_read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from bench.backends import per_backend
+from bench.common import machine, markdown_table, summarize, write_results
+from bench.world import account_table, bench_data_dir, bench_settings
+from starling.ids import now_ms
+from starling.runtime import Runtime, open_runtime
+from starling.world.spec import DAY_MS
+
+
+def sample_viewers(runtime: Runtime, data_dir: Path, count: int, seed: int) -> list[int]:
+    """Active accounts following at least one celebrity, at random."""
+    table = account_table(runtime.store, data_dir)
+    active_since = now_ms() - int(runtime.settings.active_days * DAY_MS)
+    active = table.ids[table.last_active >= active_since]
+    rng = np.random.default_rng(seed)
+    viewers: list[int] = []
+    for viewer in rng.permutation(active).tolist():
+        following = runtime.store.following(viewer)
+        if len(runtime.cache.celebrities.celebrities_among(following)):
+            viewers.append(viewer)
+            if len(viewers) == count:
+                break
+    return viewers
+
+
+def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = bench_data_dir(args.size, args.seed)
+    runtime = open_runtime(bench_settings(data_dir, redis_url=redis_url), workers="none")
+    try:
+        runtime.fanout.warm_celebrity_index()
+        viewers = sample_viewers(runtime, data_dir, args.viewers, args.seed)
+        rebuild: list[float] = []
+        for viewer in tqdm(viewers, desc=f"{name}: build timelines", unit="viewer"):
+            started = time.perf_counter()
+            runtime.home.read(viewer, limit=20)
+            rebuild.append(time.perf_counter() - started)
+        reads: list[float] = []
+        sizes: list[int] = []
+        for _ in tqdm(range(args.rounds), desc=f"{name}: timed reads", unit="round"):
+            for viewer in viewers:
+                started = time.perf_counter()
+                page = runtime.home.read(viewer, limit=20)
+                reads.append(time.perf_counter() - started)
+                sizes.append(len(page))
+        return {
+            "backend": name,
+            "viewers": len(viewers),
+            "reads": len(reads),
+            "mean_page_size": float(np.mean(sizes)),
+            "read_ms": {k: v * 1000 for k, v in summarize(reads).items() if k != "runs"},
+            "rebuild_ms": {k: v * 1000 for k, v in summarize(rebuild).items() if k != "runs"},
+        }
+    finally:
+        runtime.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="bench")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--viewers", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--backends", default="memory,redis")
+    args = parser.parse_args(argv)
+    results = per_backend(args.backends, lambda name, url: bench_backend(name, url, args))
+    rows = [
+        [
+            r["backend"],
+            r["reads"],
+            r["mean_page_size"],
+            r["read_ms"]["p50"],
+            r["read_ms"]["p99"],
+            r["rebuild_ms"]["p50"],
+            r["rebuild_ms"]["p99"],
+        ]
+        for r in results
+    ]
+    headers = ["backend", "reads", "posts/page", "read p50 ms", "read p99 ms"]
+    headers += ["rebuild p50 ms", "rebuild p99 ms"]
+    print(f"Following timeline read, {args.size} world. {machine()}\n")
+    print(markdown_table(headers, rows))
+    print(f"\nresults: {write_results('timeline_read', {'size': args.size, 'results': results})}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The FastAPI application: Starling's public HTTP interface, the Mastodon client API.
+
+Requests pass CORS, the rate limiter (when on), then the body-size guard, then a route
+that parses, authorizes, calls one action and renders (the later a middleware is added,
+the earlier it runs). Interactive docs are at /docs.
+See docs/subsystems/api.md.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from starling import __version__
+from starling.api import (
+    errors,
+    routes_accounts,
+    routes_apps,
+    routes_authorize,
+    routes_instance,
+    routes_oauth,
+    routes_statuses,
+    routes_timelines,
+)
+from starling.api.bodysize import BodySizeMiddleware
+from starling.api.oauth import CodeStore
+from starling.api.ratelimit import RATE_LIMIT_HEADERS, FixedWindow, RateLimitMiddleware
+from starling.runtime import Runtime
+
+ROUTERS = (
+    routes_apps.router,
+    routes_oauth.router,
+    routes_authorize.router,
+    routes_accounts.router,
+    routes_statuses.router,
+    routes_timelines.router,
+    routes_instance.router,
+)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Starling",
+        version=__version__,
+        description="The Mastodon client API subset Starling serves.",
+    )
+    app.state.runtime = runtime
+    app.state.oauth_codes = CodeStore()
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    settings = runtime.settings
+    app.add_middleware(BodySizeMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.rate_limits_on:
+        # Wraps the body-size guard: a client over its limit costs nothing more.
+        window = settings.rate_limit_window_s
+        app.add_middleware(
+            RateLimitMiddleware,
+            per_token=FixedWindow(settings.rate_limit_per_token, window),
+            per_ip=FixedWindow(settings.rate_limit_per_ip, window),
+        )
+    # Outermost: browser clients (web apps on other origins) can read every answer, 429s
+    # included. Tokens travel in headers, never cookies, so any origin is safe.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Link", *RATE_LIMIT_HEADERS],
+    )
+    return app

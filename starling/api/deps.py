@@ -1,0 +1,101 @@
+"""Request dependencies: the runtime, the caller's token, and scope checks.
+
+The acting account is always the one the bearer token belongs to; no parameter can
+name another. App-only tokens (client_credentials) may call app endpoints and register
+accounts but not act as a user. See docs/subsystems/api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from starling.api import scopes
+from starling.api.errors import ApiError
+from starling.api.oauth import CodeStore
+from starling.auth import hash_secret
+from starling.model import Token
+from starling.runtime import Runtime
+
+INVALID_TOKEN = "The access token is invalid"
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return cast(Runtime, request.app.state.runtime)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_codes(request: Request) -> CodeStore:
+    return cast(CodeStore, request.app.state.oauth_codes)
+
+
+CodesDep = Annotated[CodeStore, Depends(get_codes)]
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def optional_token(request: Request, runtime: RuntimeDep) -> Token | None:
+    """The caller's token; a token that is sent but unknown is an error, not anonymity."""
+    secret = bearer(request)
+    if secret is None:
+        return None
+    token = runtime.store.get_token(hash_secret(secret))
+    if token is None:
+        raise ApiError(401, INVALID_TOKEN)
+    return token
+
+
+OptionalToken = Annotated[Token | None, Depends(optional_token)]
+
+
+# Dependencies that only inspect the token are async: they need no worker thread.
+
+
+def app_token(scope: str | None) -> Callable[[Token | None], Awaitable[Token]]:
+    """Dependency: any valid token (app or user) holding `scope` (None: any scope)."""
+
+    async def dependency(token: OptionalToken) -> Token:
+        if token is None:
+            raise ApiError(401, INVALID_TOKEN)
+        if scope is not None and not scopes.allows(token.scopes, scope):
+            raise ApiError(403, "This action is outside the authorized scopes")
+        return token
+
+    return dependency
+
+
+def user(scope: str) -> Callable[[Token], Awaitable[int]]:
+    """Dependency: the id of the account acting, from a user token holding `scope`."""
+
+    # A default, not an Annotated hint: string annotations cannot see this closure.
+    caller = Depends(app_token(scope))
+
+    async def dependency(token: Token = caller) -> int:
+        if token.account_id is None:
+            raise ApiError(422, "This method requires an authenticated user")
+        return token.account_id
+
+    return dependency
+
+
+async def viewer(token: OptionalToken) -> int | None:
+    """The account reading a public endpoint, or None when anonymous."""
+    return token.account_id if token is not None else None
+
+
+Viewer = Annotated[int | None, Depends(viewer)]
+ReadAccounts = Annotated[int, Depends(user("read:accounts"))]
+ReadFollows = Annotated[int, Depends(user("read:follows"))]
+ReadStatuses = Annotated[int, Depends(user("read:statuses"))]
+WriteStatuses = Annotated[int, Depends(user("write:statuses"))]
+WriteFavourites = Annotated[int, Depends(user("write:favourites"))]
+WriteFollows = Annotated[int, Depends(user("write:follows"))]

@@ -1,0 +1,109 @@
+"""Instance metadata (v1 and v2), /metrics for Prometheus, and the front page.
+
+Clients pick features by the version string, so Starling reports the Mastodon version
+whose API it follows. See docs/subsystems/api.md.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from starling import __version__, metrics
+from starling.api.deps import RuntimeDep
+from starling.api.render import Entity, base_url
+from starling.text import MAX_POST_CHARS
+
+router = APIRouter(tags=["instance"])
+
+MASTODON_API = "4.3.0"
+VERSION = f"{MASTODON_API} (compatible; Starling {__version__})"
+TITLE = "Starling"
+DESCRIPTION = "Twitter's core backend in Python, speaking the Mastodon client API."
+CONFIGURATION: Entity = {
+    "urls": {"streaming": None, "status": None},
+    "vapid": {"public_key": ""},
+    "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
+    "statuses": {
+        "max_characters": MAX_POST_CHARS,
+        "max_media_attachments": 0,
+        "characters_reserved_per_url": 23,
+    },
+    "media_attachments": {
+        "supported_mime_types": [],
+        "image_size_limit": 0,
+        "image_matrix_limit": 0,
+        "video_size_limit": 0,
+        "video_frame_rate_limit": 0,
+        "video_matrix_limit": 0,
+    },
+    "polls": {
+        "max_options": 0,
+        "max_characters_per_option": 0,
+        "min_expiration": 0,
+        "max_expiration": 0,
+    },
+    "translation": {"enabled": False},
+}
+
+
+@router.get("/api/v1/instance")
+@router.get("/api/v1/instance/", include_in_schema=False)
+def instance_v1(runtime: RuntimeDep) -> Entity:
+    settings = runtime.settings
+    return {
+        "uri": settings.domain,
+        "title": TITLE,
+        "short_description": DESCRIPTION,
+        "description": DESCRIPTION,
+        "email": "",
+        "version": VERSION,
+        "urls": {},  # no streaming API
+        # The store keeps no running totals; zeros say "not reported".
+        "stats": {"user_count": 0, "status_count": 0, "domain_count": 1},
+        "thumbnail": None,
+        "languages": ["en"],
+        "registrations": True,
+        "approval_required": False,
+        "invites_enabled": False,
+        "configuration": {k: CONFIGURATION[k] for k in ("statuses", "media_attachments", "polls")},
+        "contact_account": None,
+        "rules": [],
+    }
+
+
+@router.get("/api/v2/instance")
+@router.get("/api/v2/instance/", include_in_schema=False)
+def instance_v2(runtime: RuntimeDep) -> Entity:
+    settings = runtime.settings
+    return {
+        "domain": settings.domain,
+        "title": TITLE,
+        "version": VERSION,
+        "source_url": f"{base_url(settings)}/docs",
+        "description": DESCRIPTION,
+        "thumbnail": {"url": f"{base_url(settings)}/thumbnail.png"},
+        "icon": [],
+        "languages": ["en"],
+        "configuration": CONFIGURATION,
+        "registrations": {
+            "enabled": True,
+            "approval_required": False,
+            "message": None,
+            "url": None,
+        },
+        "api_versions": {"mastodon": 2},
+        "contact": {"email": "", "account": None},
+        "rules": [],
+    }
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus_metrics() -> Response:
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/", include_in_schema=False)
+def front_page() -> RedirectResponse:
+    return RedirectResponse("/docs")

@@ -1,0 +1,125 @@
+"""Statuses: post, read, delete, favourite and reblog. See docs/subsystems/api.md."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header
+
+from starling.api.deps import RuntimeDep, Viewer, WriteFavourites, WriteStatuses
+from starling.api.errors import ApiError
+from starling.api.forms import Form, parsed, record_id
+from starling.api.render import Entity
+from starling.api.statuses import render_statuses
+from starling.api.visibility import visible
+from starling.errors import NotFound
+from starling.model import Post
+from starling.runtime import Runtime
+
+router = APIRouter(tags=["statuses"])
+MAX_IDEMPOTENCY_KEY = 200
+
+
+class StatusForm(Form):
+    status: str = ""
+    in_reply_to_id: str | None = None
+    visibility: str = "public"
+    spoiler_text: str = ""
+    sensitive: bool = False
+    language: str | None = None
+    media_ids: list[str] = []
+    poll: Any = None
+    scheduled_at: str | None = None
+
+    def unsupported(self) -> str | None:
+        """Why this request cannot be served, for features Starling does not have."""
+        if self.media_ids:
+            return "Media attachments are not supported"
+        if self.poll:
+            return "Polls are not supported"
+        if self.scheduled_at:
+            return "Scheduled posts are not supported"
+        return None
+
+
+def visible_post(runtime: Runtime, viewer_id: int | None, raw_id: str) -> Post:
+    """A live post the viewer may see; anything else is simply not found."""
+    post_id = record_id(raw_id)
+    found = runtime.store.get_posts([post_id]).get(post_id)
+    if (
+        found is None
+        or found.deleted_at is not None
+        or not visible(runtime.store, viewer_id, [found])
+    ):
+        raise NotFound("Record not found")
+    return found
+
+
+def render_one(runtime: Runtime, post: Post, viewer_id: int | None) -> Entity:
+    rendered = render_statuses(runtime, [post], viewer_id)
+    if not rendered:
+        raise NotFound("Record not found")
+    return rendered[0]
+
+
+@router.post("/api/v1/statuses")
+def create_status(
+    runtime: RuntimeDep,
+    me: WriteStatuses,
+    form: Annotated[StatusForm, Depends(parsed(StatusForm))],
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Entity:
+    """Posts a status. Retries with the same Idempotency-Key answer the same status."""
+    if (reason := form.unsupported()) is not None:
+        raise ApiError(422, reason)
+    if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise ApiError(422, "Validation failed: Idempotency-Key is too long")
+    reply_to = visible_post(runtime, me, form.in_reply_to_id) if form.in_reply_to_id else None
+    post = runtime.actions.post(
+        me,
+        form.status,
+        reply_to_id=reply_to.id if reply_to else None,
+        visibility=form.visibility,
+        language=form.language or None,
+        spoiler_text=form.spoiler_text,
+        sensitive=form.sensitive,
+        idempotency_key=idempotency_key or None,
+    )
+    return render_one(runtime, post, me)
+
+
+@router.get("/api/v1/statuses/{status_id}")
+def show_status(runtime: RuntimeDep, viewer: Viewer, status_id: str) -> Entity:
+    return render_one(runtime, visible_post(runtime, viewer, status_id), viewer)
+
+
+@router.delete("/api/v1/statuses/{status_id}")
+def delete_status(runtime: RuntimeDep, me: WriteStatuses, status_id: str) -> Entity:
+    """Deletes one's own status; answers with it, and its source text for redrafting."""
+    deleted = runtime.actions.delete(me, record_id(status_id))
+    return render_one(runtime, deleted, me) | {"text": deleted.text}
+
+
+@router.post("/api/v1/statuses/{status_id}/favourite")
+def favourite(runtime: RuntimeDep, me: WriteFavourites, status_id: str) -> Entity:
+    liked = runtime.actions.like(me, visible_post(runtime, me, status_id).id)
+    return render_one(runtime, liked, me)
+
+
+@router.post("/api/v1/statuses/{status_id}/unfavourite")
+def unfavourite(runtime: RuntimeDep, me: WriteFavourites, status_id: str) -> Entity:
+    unliked = runtime.actions.unlike(me, visible_post(runtime, me, status_id).id)
+    return render_one(runtime, unliked, me)
+
+
+@router.post("/api/v1/statuses/{status_id}/reblog")
+def reblog(runtime: RuntimeDep, me: WriteStatuses, status_id: str) -> Entity:
+    """Reposts (once, however often asked); answers with the repost wrapping the original."""
+    repost = runtime.actions.repost(me, visible_post(runtime, me, status_id).id)
+    return render_one(runtime, repost, me)
+
+
+@router.post("/api/v1/statuses/{status_id}/unreblog")
+def unreblog(runtime: RuntimeDep, me: WriteStatuses, status_id: str) -> Entity:
+    original = runtime.actions.unrepost(me, visible_post(runtime, me, status_id).id)
+    return render_one(runtime, original, me)

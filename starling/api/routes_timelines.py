@@ -1,0 +1,59 @@
+"""GET /api/v1/timelines/home and /api/v1/timelines/public. See docs/subsystems/api.md."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from starling.api.deps import ReadStatuses, RuntimeDep, Viewer
+from starling.api.forms import parsed
+from starling.api.paging import Paged, add_link
+from starling.api.render import Entity
+from starling.api.statuses import render_statuses
+from starling.api.visibility import visible
+
+router = APIRouter(tags=["timelines"])
+
+
+class PublicForm(Paged):
+    local: bool = False
+    remote: bool = False
+    only_media: bool = False
+
+
+@router.get("/api/v1/timelines/home")
+def home(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    me: ReadStatuses,
+    form: Annotated[Paged, Depends(parsed(Paged))],
+) -> list[Entity]:
+    """The Following timeline. Reading it also marks the account active (home.read
+    does that itself, after checking for inactivity), which keeps fan-out writing to it."""
+    page = form.page()
+    entries = runtime.home.read(
+        me, max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
+    )
+    add_link(response, request.url, [p.id for p in entries])
+    return render_statuses(runtime, visible(runtime.store, me, entries), me)
+
+
+@router.get("/api/v1/timelines/public")
+def public(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    viewer: Viewer,
+    form: Annotated[PublicForm, Depends(parsed(PublicForm))],
+) -> list[Entity]:
+    """Public posts of every account, newest first."""
+    if form.remote or form.only_media:
+        return []  # every account is local, and there is no media
+    page = form.page()
+    posts = runtime.store.public_posts(
+        max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
+    )
+    add_link(response, request.url, [p.id for p in posts])
+    return render_statuses(runtime, posts, viewer)

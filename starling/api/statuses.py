@@ -1,0 +1,112 @@
+"""Status entities, rendered a page at a time.
+
+A page costs a fixed number of lookups whatever its length: one get_posts for the sources
+of reposts (only when there are reposts), one get_accounts for every author and mentioned
+account, one counters read per count and one viewer_state. See docs/subsystems/api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starling.api.render import Entity, account, base_url, iso_time
+from starling.model import Account, Post, ViewerState
+from starling.runtime import Runtime
+from starling.text import to_html
+
+
+def render_statuses(runtime: Runtime, posts: Sequence[Post], viewer_id: int | None) -> list[Entity]:
+    """Entities for posts, in order; reposts whose original is gone are left out."""
+    batch = _load(runtime, posts, viewer_id)
+    return [batch.status(post) for post in posts if batch.complete(post)]
+
+
+def _load(runtime: Runtime, posts: Sequence[Post], viewer_id: int | None) -> _Batch:
+    by_id = {post.id: post for post in posts}
+    missing = {p.repost_of_id for p in posts if p.repost_of_id is not None} - by_id.keys()
+    if missing:
+        by_id |= runtime.store.get_posts(sorted(missing))
+    people = {p.author_id for p in by_id.values()} | {m for p in by_id.values() for m in p.mentions}
+    ids = sorted(by_id)
+    counters = runtime.cache.counters
+    return _Batch(
+        base=base_url(runtime.settings),
+        posts=by_id,
+        accounts=runtime.store.get_accounts(sorted(people)),
+        favourites=counters.get("favourites", ids),
+        reblogs=counters.get("reblogs", ids),
+        state=runtime.store.viewer_state(viewer_id, ids)
+        if viewer_id is not None
+        else ViewerState(),
+    )
+
+
+@dataclass(slots=True)
+class _Batch:
+    base: str
+    posts: dict[int, Post]
+    accounts: dict[int, Account]
+    favourites: dict[int, int]
+    reblogs: dict[int, int]
+    state: ViewerState
+
+    def complete(self, post: Post) -> bool:
+        if post.author_id not in self.accounts:
+            return False
+        if post.repost_of_id is None:
+            return True
+        source = self.posts.get(post.repost_of_id)
+        return source is not None and source.deleted_at is None and self.complete(source)
+
+    def status(self, post: Post) -> Entity:
+        author = self.accounts[post.author_id]
+        source = self.posts[post.repost_of_id] if post.repost_of_id is not None else None
+        path = f"{self.base}/users/{author.username}/statuses/{post.id}"
+        return {
+            "id": str(post.id),
+            "uri": path if source is None else f"{path}/activity",
+            "url": f"{self.base}/@{author.username}/{post.id}",
+            "created_at": iso_time(post.created_at),
+            "edited_at": None,
+            "account": account(author, self.base),
+            "content": "" if source is not None else to_html(post.text, self.base),
+            "visibility": post.visibility,
+            "sensitive": post.sensitive,
+            "spoiler_text": post.spoiler_text,
+            "language": post.language,
+            "in_reply_to_id": _str_or_none(post.reply_to_id),
+            "in_reply_to_account_id": _str_or_none(post.reply_to_account_id),
+            "reblog": self.status(source) if source is not None else None,
+            "replies_count": post.replies_count,
+            "reblogs_count": max(self.reblogs.get(post.id, post.reblogs_count), 0),
+            "favourites_count": max(self.favourites.get(post.id, post.favourites_count), 0),
+            "favourited": post.id in self.state.liked,
+            "reblogged": post.id in self.state.reposted,
+            "muted": False,
+            "bookmarked": False,
+            "pinned": False,
+            "mentions": self._mentions(post),
+            "tags": [{"name": tag, "url": f"{self.base}/tags/{tag}"} for tag in post.hashtags],
+            "emojis": [],
+            "media_attachments": [],
+            "card": None,
+            "poll": None,
+            "filtered": [],
+        }
+
+    def _mentions(self, post: Post) -> list[Entity]:
+        found = (self.accounts[m] for m in post.mentions if m in self.accounts)
+        return [
+            {
+                "id": str(person.id),
+                "username": person.username,
+                "acct": person.username,
+                "url": f"{self.base}/@{person.username}",
+            }
+            for person in found
+        ]
+
+
+def _str_or_none(value: int | None) -> str | None:
+    return None if value is None else str(value)

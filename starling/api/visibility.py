@@ -1,0 +1,38 @@
+"""Who may see a post: the rules behind Mastodon's four visibilities.
+
+public and unlisted: anyone; private: the author's followers and mentioned accounts;
+direct: mentioned accounts only; the author always. Checked in one batch per list.
+See docs/subsystems/api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starling.model import Post
+from starling.store.base import Store
+
+OPEN = ("public", "unlisted")
+
+
+def visible(store: Store, viewer_id: int | None, posts: Sequence[Post]) -> list[Post]:
+    followed = _followed_authors(store, viewer_id, posts)
+    return [post for post in posts if _may_see(post, viewer_id, followed)]
+
+
+def _followed_authors(store: Store, viewer_id: int | None, posts: Sequence[Post]) -> set[int]:
+    """Of the authors of private posts, those the viewer follows (one query, if any)."""
+    authors = {p.author_id for p in posts if p.visibility == "private" and p.author_id != viewer_id}
+    if viewer_id is None or not authors:
+        return set()
+    return {rel.id for rel in store.relationships(viewer_id, sorted(authors)) if rel.following}
+
+
+def _may_see(post: Post, viewer_id: int | None, followed: set[int]) -> bool:
+    if post.visibility in OPEN or post.author_id == viewer_id:
+        return True
+    if viewer_id is None:
+        return False
+    if viewer_id in post.mentions:
+        return True
+    return post.visibility == "private" and post.author_id in followed

@@ -1,0 +1,290 @@
+"""The `starling` command: serve, worker, demo, world, load and admin (in the spirit of
+Mastodon's tootctl). Every setting is an option of `serve` and an env var STARLING_*."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from starling.config import Settings
+
+if TYPE_CHECKING:
+    from starling.runtime import Runtime
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    result: int = args.run(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="starling", description=__doc__)
+    sub = parser.add_subparsers()
+
+    serve = sub.add_parser("serve", help="run the API and the workers")
+    _add_settings(serve)
+    serve.set_defaults(run=_serve)
+
+    demo = sub.add_parser("demo", help="generate the demo world on first run, then serve it")
+    _add_settings(demo)
+    demo.set_defaults(run=_demo)
+
+    worker = sub.add_parser("worker", help="run one log consumer in this process")
+    worker.add_argument("name", help="fanout, graph or counts")
+    _add_settings(worker)
+    worker.set_defaults(run=_worker)
+
+    world = sub.add_parser("world", help="the simulated world").add_subparsers()
+    generate = world.add_parser("generate", help="generate a world into the data dir")
+    generate.add_argument("--size", choices=("tiny", "demo", "bench"), default="demo")
+    generate.add_argument("--seed", type=int, default=1)
+    _add_settings(generate)
+    generate.set_defaults(run=_world_generate)
+
+    load = sub.add_parser("load", help="drive posts, follows, likes, reposts through the API")
+    load.add_argument("--rate", type=float, default=50.0, help="requests per second")
+    load.add_argument("--duration", type=float, default=30.0, help="seconds")
+    load.add_argument("--accounts", type=int, default=50, help="world accounts to act as")
+    load.add_argument("--url", default=None, help="API base URL (default: host and port)")
+    load.add_argument("--seed", type=int, default=0)
+    _add_settings(load)
+    load.set_defaults(run=_load)
+
+    admin = sub.add_parser("admin", help="operator commands").add_subparsers()
+    token = admin.add_parser("token", help="print a bearer token for an existing account")
+    token.add_argument("username")
+    _add_settings(token)
+    token.set_defaults(run=_admin_token)
+
+    fanout = admin.add_parser("fanout", help="show or flip the fan-out threshold switches")
+    fanout.add_argument("--breaking-news", choices=("on", "off"))
+    fanout.add_argument("--capacity-raised", choices=("on", "off"))
+    _add_settings(fanout)
+    fanout.set_defaults(run=_admin_fanout)
+    return parser
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """One option per setting, so `--help` lists them all with their env var."""
+    group = parser.add_argument_group("settings (each also read from its env var)")
+    for name, field in Settings.model_fields.items():
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            dest="setting_" + name,
+            default=None,
+            metavar=name.upper(),
+            help=f"{field.description} [env STARLING_{name.upper()}; default {field.default}]",
+        )
+
+
+def _settings(args: argparse.Namespace, **defaults: Any) -> Settings:
+    given = {
+        key.removeprefix("setting_"): value
+        for key, value in vars(args).items()
+        if key.startswith("setting_") and value is not None
+    }
+    unset = {k: v for k, v in defaults.items() if f"STARLING_{k.upper()}" not in os.environ}
+    return Settings(**{**unset, **given})
+
+
+def _serve(args: argparse.Namespace) -> int:
+    _run_server(_settings(args), on_ready=None)
+    return 0
+
+
+def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) -> None:
+    import uvicorn
+
+    from starling.api.app import create_app
+    from starling.runtime import open_runtime
+
+    runtime = open_runtime(settings, workers="threads")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime), host=settings.host, port=settings.port, log_level="info"
+        )
+    )
+    if on_ready is not None:
+
+        def announce() -> None:
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)
+            if server.started:
+                on_ready(runtime)
+
+        threading.Thread(target=announce, daemon=True).start()
+    try:
+        server.run()
+    finally:
+        runtime.close()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from starling.world.truth import load_world_meta
+
+    base = _settings(args)
+    meta = load_world_meta(base.data_dir)
+    if meta is None:
+        print("Generating the demo world (first run only)...")
+        _generate(base, "demo", 1)
+        meta = load_world_meta(base.data_dir)
+    threshold = int((meta or {}).get("celebrity_threshold", base.celebrity_threshold))
+    settings = _settings(
+        args,
+        celebrity_threshold=threshold,
+        celebrity_threshold_under_load=max(1, threshold // 2),
+        celebrity_threshold_breaking_news=max(1, threshold // 4),
+        celebrity_threshold_raised=threshold * 2,
+    )
+    _run_server(settings, on_ready=_print_demo_help)
+    return 0
+
+
+def _print_demo_help(runtime: Runtime) -> None:
+    from starling.world.loader import DEMO_PASSWORD
+    from starling.world.population import DEMO_USERNAME
+
+    s = runtime.settings
+    token = _token_for(runtime, DEMO_USERNAME)
+    url = f"http://{s.host}:{s.port}"
+    print(
+        f"""
+Starling is up at {url} (API docs: {url}/docs). Celebrity threshold: {runtime.policy.current()}.
+Demo account: {DEMO_USERNAME} / {DEMO_PASSWORD}, bearer token:
+    {token}
+Try:
+    curl -H 'Authorization: Bearer {token}' '{url}/api/v1/timelines/home?limit=5'
+    curl -H 'Authorization: Bearer {token}' -d 'status=Hello from the demo #starling' \\
+        {url}/api/v1/statuses
+    curl {url}/api/v1/timelines/public?limit=5
+    curl {url}/metrics
+Mastodon.py:
+    from mastodon import Mastodon
+    m = Mastodon(access_token='{token}', api_base_url='{url}')
+    m.status_post('Hello from Mastodon.py'); print(m.timeline_home(limit=5))
+""",
+        flush=True,
+    )
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from starling.runtime import open_runtime
+
+    settings = _settings(args)
+    runtime = open_runtime(settings, workers="none")
+    worker = runtime.workers.get(args.name)
+    if worker is None:
+        print(f"unknown worker {args.name!r}; one of {', '.join(runtime.workers)}")
+        return 2
+    if settings.redis_url is None and args.name != "counts":
+        print("a separate worker process needs STARLING_REDIS_URL: the cache must be shared")
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        worker.run_forever(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+    return 0
+
+
+def _world_generate(args: argparse.Namespace) -> int:
+    summary = _generate(_settings(args), args.size, args.seed)
+    print(summary)
+    return 0
+
+
+def _generate(settings: Settings, size: str, seed: int) -> object:
+    from starling.store.sqlite import SqliteStore
+    from starling.world.generate import generate
+
+    if settings.store_path.exists():
+        print(f"{settings.store_path} exists; generate into an empty data dir", file=sys.stderr)
+        raise SystemExit(2)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(settings.store_path)
+    try:
+        return generate(store, settings.data_dir, size, seed)
+    finally:
+        store.close()
+
+
+def _load(args: argparse.Namespace) -> int:
+    from starling.runtime import open_runtime
+    from starling.world.load import run_load
+    from starling.world.truth import human_accounts, load_world_meta
+
+    settings = _settings(args)
+    if load_world_meta(settings.data_dir) is None:
+        print("no world in the data dir to act in: run `starling world generate` first")
+        return 2
+    runtime = open_runtime(settings, workers="none")
+    try:
+        ids = human_accounts(settings.data_dir, args.accounts, args.seed)
+        names = [a.username for a in runtime.store.get_accounts(ids).values()]
+        tokens = [_token_for(runtime, name) for name in names]
+    finally:
+        runtime.close()
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    report = run_load(url, tokens, rate=args.rate, duration=args.duration, seed=args.seed)
+    print(report.table())
+    return 0
+
+
+def _admin_token(args: argparse.Namespace) -> int:
+    from starling.runtime import open_runtime
+
+    runtime = open_runtime(_settings(args), workers="none")
+    try:
+        print(_token_for(runtime, args.username))
+    except LookupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    return 0
+
+
+def _token_for(runtime: Runtime, username: str) -> str:
+    account = runtime.store.get_account_by_username(username)
+    if account is None:
+        raise LookupError(f"no account named {username!r}")
+    app = runtime.actions.create_app("starling admin", "", "read write follow", None)
+    return runtime.actions.issue_token(app.id, account.id, "read write follow")
+
+
+def _admin_fanout(args: argparse.Namespace) -> int:
+    from starling.runtime import open_runtime
+
+    runtime = open_runtime(_settings(args), workers="none")
+    try:
+        flags = runtime.flags.read()
+        if args.breaking_news:
+            flags.breaking_news = args.breaking_news == "on"
+        if args.capacity_raised:
+            flags.capacity_raised = args.capacity_raised == "on"
+        runtime.flags.write(flags)
+        print(
+            f"breaking_news={flags.breaking_news} capacity_raised={flags.capacity_raised} "
+            f"backlog={runtime.fanout.backlog()} threshold={runtime.policy.current()}"
+        )
+    finally:
+        runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

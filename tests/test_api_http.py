@@ -1,0 +1,97 @@
+"""Cross-cutting HTTP behaviour: rate limits, error shapes, instance metadata, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.fixtures_api import Api
+
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+def test_rate_limit_per_ip_then_429(api_factory: Callable[..., Api]) -> None:
+    api = api_factory(rate_limits="on", rate_limit_per_ip=3, rate_limit_window_s=3600)
+    remaining = []
+    for _ in range(3):
+        response = api.client.get("/api/v1/instance")
+        assert response.status_code == 200
+        assert all(h in response.headers for h in RATE_HEADERS)
+        remaining.append(response.headers["X-RateLimit-Remaining"])
+    assert remaining == ["2", "1", "0"]
+    limited = api.client.get("/api/v1/timelines/public")
+    assert limited.status_code == 429
+    assert limited.json() == {"error": "Too many requests"}
+    assert limited.headers["X-RateLimit-Limit"] == "3"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert limited.headers["X-RateLimit-Reset"].endswith("Z")
+
+
+def test_rate_limit_per_token_is_separate(api_factory: Callable[..., Api]) -> None:
+    api = api_factory(rate_limits="on", rate_limit_per_ip=3, rate_limit_per_token=2)
+    alice = api.register("alice")  # its last call, verify_credentials, used alice's first
+    headers = alice.auth
+    second = api.client.get("/api/v1/accounts/verify_credentials", headers=headers)
+    assert second.status_code == 200
+    assert second.headers["X-RateLimit-Limit"] == "2"
+    assert second.headers["X-RateLimit-Remaining"] == "0"
+    over = api.client.post("/api/v1/statuses", data={"status": "x"}, headers=headers)
+    assert over.status_code == 429
+    assert api.runtime.store.max_post_id() == 0
+
+
+def test_no_rate_limit_headers_when_off(api: Api) -> None:
+    assert "X-RateLimit-Limit" not in api.client.get("/api/v1/instance").headers
+
+
+def test_unknown_route_and_method_are_json(api: Api) -> None:
+    missing = api.client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "Not Found"}
+    wrong_method = api.client.put("/api/v1/timelines/public")
+    assert wrong_method.status_code == 405
+    assert "error" in wrong_method.json()
+
+
+def test_instance_v1_and_v2(api: Api) -> None:
+    for path in ("/api/v1/instance", "/api/v1/instance/"):
+        v1 = api.client.get(path, follow_redirects=False)
+        assert v1.status_code == 200
+        assert v1.json()["version"] == "4.3.0 (compatible; Starling 0.1.0)"
+        assert v1.json()["uri"] == "localhost:8080"
+        assert v1.json()["configuration"]["statuses"]["max_characters"] == 280
+        assert v1.json()["registrations"] is True
+    for path in ("/api/v2/instance", "/api/v2/instance/"):
+        v2 = api.client.get(path, follow_redirects=False)
+        assert v2.status_code == 200
+        body = v2.json()
+        assert body["domain"] == "localhost:8080"
+        assert body["api_versions"] == {"mastodon": 2}
+        assert body["configuration"]["statuses"]["max_characters"] == 280
+        assert body["registrations"]["enabled"] is True
+
+
+def test_metrics_front_page_and_docs(api: Api) -> None:
+    metrics = api.client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "starling_timeline_read_seconds" in metrics.text
+    front = api.client.get("/", follow_redirects=False)
+    assert front.status_code in (302, 307)
+    assert front.headers["location"] == "/docs"
+    assert api.client.get("/docs").status_code == 200
+    paths = api.client.get("/openapi.json").json()["paths"]
+    assert "/api/v1/statuses" in paths and "/api/v1/timelines/home" in paths
+
+
+def test_browser_clients_on_other_origins_may_call(api: Api) -> None:
+    preflight = api.client.options(
+        "/api/v1/statuses",
+        headers={
+            "Origin": "https://web-client.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, idempotency-key",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    page = api.client.get("/api/v1/timelines/public", headers={"Origin": "https://x.example"})
+    assert "Link" in page.headers["access-control-expose-headers"]
