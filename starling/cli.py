@@ -68,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     token.set_defaults(run=_admin_token)
 
     fanout = admin.add_parser("fanout", help="show or flip the fan-out threshold switches")
-    fanout.add_argument("--breaking-news", choices=("on", "off"))
-    fanout.add_argument("--capacity-raised", choices=("on", "off"))
+    fanout.add_argument("--news", choices=("on", "off"), help="flag or clear breaking news")
+    fanout.add_argument("--capacity", choices=("on", "off"), help="raise or restore capacity")
     _add_settings(fanout)
     fanout.set_defaults(run=_admin_fanout)
     return parser
@@ -135,7 +135,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     base = _settings(args)
     meta = load_world_meta(base.data_dir)
-    if meta is None:
+    if meta is None and not base.store_path.exists():
         print("Generating the demo world (first run only)...")
         _generate(base, "demo", 1)
         meta = load_world_meta(base.data_dir)
@@ -202,8 +202,11 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _world_generate(args: argparse.Namespace) -> int:
-    summary = _generate(_settings(args), args.size, args.seed)
-    print(summary)
+    try:
+        print(_generate(_settings(args), args.size, args.seed))
+    except FileExistsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -212,8 +215,7 @@ def _generate(settings: Settings, size: str, seed: int) -> object:
     from starling.world.generate import generate
 
     if settings.store_path.exists():
-        print(f"{settings.store_path} exists; generate into an empty data dir", file=sys.stderr)
-        raise SystemExit(2)
+        raise FileExistsError(f"{settings.store_path} exists; generate into an empty data dir")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.store_path)
     try:
@@ -272,10 +274,10 @@ def _admin_fanout(args: argparse.Namespace) -> int:
     runtime = open_runtime(_settings(args), workers="none")
     try:
         flags = runtime.flags.read()
-        if args.breaking_news:
-            flags.breaking_news = args.breaking_news == "on"
-        if args.capacity_raised:
-            flags.capacity_raised = args.capacity_raised == "on"
+        if args.news:
+            flags.breaking_news = args.news == "on"
+        if args.capacity:
+            flags.capacity_raised = args.capacity == "on"
         runtime.flags.write(flags)
         print(
             f"breaking_news={flags.breaking_news} capacity_raised={flags.capacity_raised} "

@@ -11,7 +11,6 @@ from starling.api.forms import parsed
 from starling.api.paging import Paged, add_link
 from starling.api.render import Entity
 from starling.api.statuses import render_statuses
-from starling.api.visibility import visible
 
 router = APIRouter(tags=["timelines"])
 
@@ -37,7 +36,9 @@ def home(
         me, max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
     )
     add_link(response, request.url, [p.id for p in entries])
-    return render_statuses(runtime, visible(runtime.store, me, entries), me)
+    # home.read shows only what the viewer may see: followed authors' posts and direct
+    # posts to the viewer; no second visibility pass.
+    return render_statuses(runtime, entries, me)
 
 
 @router.get("/api/v1/timelines/public")
