@@ -104,6 +104,13 @@ def test_follower_counts_are_heavy_tailed(world: Generated) -> None:
     assert 3 <= (followers >= threshold).sum() <= len(followers) // 10
 
 
+def test_some_followers_turned_notifications_on(world: Generated) -> None:
+    top = max(world.accounts, key=lambda a: a.followers_count)
+    notified = world.store.notify_followers(top.id, limit=10_000)
+    assert 0 < len(notified) < top.followers_count / 4
+    assert set(notified.tolist()) <= set(world.store.followers(top.id).tolist())
+
+
 def test_account_counts_equal_the_rows(world: Generated) -> None:
     by_author: dict[int, list[Post]] = {}
     for post in world.posts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from starling.world.population import Population
 from starling.world.sampling import split_by_interest, unique_pairs, weighted_draws
@@ -28,6 +29,7 @@ class Follows:
     follower: Ints  # row indices into the population
     followee: Ints
     created_ms: Ints
+    notify: npt.NDArray[np.bool_]  # notifications on: celebrity posts still push to these
 
     @property
     def size(self) -> int:
@@ -54,7 +56,8 @@ def build_follows(
     follower, followee = follower[keep], followee[keep]
     low = np.maximum(pop.created_ms[follower], pop.created_ms[followee])
     created = uniform_between(rng, low, np.maximum(low, pop.seen_ms[follower]))
-    return Follows(follower=follower, followee=followee, created_ms=created)
+    notify = rng.random(follower.size) < spec.notify_share
+    return Follows(follower=follower, followee=followee, created_ms=created, notify=notify)
 
 
 def _draw(

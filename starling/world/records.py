@@ -107,6 +107,7 @@ def follow_records(world: World, rows: slice) -> list[Follow]:
             "follower_id": ids[follows.follower[rows]].tolist(),
             "followee_id": ids[follows.followee[rows]].tolist(),
             "created_at": follows.created_ms[rows].tolist(),
+            "notify": follows.notify[rows].tolist(),
         },
     )
 

@@ -30,6 +30,8 @@ class WorldSpec:
     active_share: float = 0.35
     reply_share: float = 0.2
     campaigns: int = 3
+    # Share of follows with notifications on (the seed's "superfans" of a celebrity).
+    notify_share: float = 0.02
 
 
 SIZES: dict[str, WorldSpec] = {
