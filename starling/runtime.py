@@ -52,6 +52,7 @@ class Runtime:
             ThresholdPolicy(settings, lambda: self.fanout.backlog(), self.flags.read),
             settings,
         )
+        self.policy.current()  # publishes the threshold gauge from the start
         if settings.redis_url is None:
             self.fanout.warm_celebrity_index()  # the in-process index died with the last run
         self.workers: dict[str, Worker] = {

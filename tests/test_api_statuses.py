@@ -193,6 +193,7 @@ def test_favourite_and_reblog_flags_and_counts(api: Api) -> None:
     seen_by_alice = api.client.get(path, headers=alice.auth).json()
     assert (seen_by_alice["favourited"], seen_by_alice["reblogged"]) == (False, False)
     assert (seen_by_alice["favourites_count"], seen_by_alice["reblogs_count"]) == (1, 1)
+    assert seen_by_alice["starling"] == {"favourites_display": "1", "reblogs_display": "1"}
     unliked = api.client.post(f"{path}/unfavourite", headers=bob.auth).json()
     assert (unliked["favourited"], unliked["favourites_count"]) == (False, 0)
     unreblogged = api.client.post(f"{path}/unreblog", headers=bob.auth).json()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starling.api.render import Entity, account, base_url, iso_time
+from starling.display import approximate
 from starling.model import Account, Post, ViewerState
 from starling.runtime import Runtime
 from starling.text import to_html
@@ -63,6 +64,8 @@ class _Batch:
         author = self.accounts[post.author_id]
         source = self.posts[post.repost_of_id] if post.repost_of_id is not None else None
         path = f"{self.base}/users/{author.username}/statuses/{post.id}"
+        favourites = max(self.favourites.get(post.id, post.favourites_count), 0)
+        reblogs = max(self.reblogs.get(post.id, post.reblogs_count), 0)
         return {
             "id": str(post.id),
             "uri": path if source is None else f"{path}/activity",
@@ -79,8 +82,8 @@ class _Batch:
             "in_reply_to_account_id": _str_or_none(post.reply_to_account_id),
             "reblog": self.status(source) if source is not None else None,
             "replies_count": post.replies_count,
-            "reblogs_count": max(self.reblogs.get(post.id, post.reblogs_count), 0),
-            "favourites_count": max(self.favourites.get(post.id, post.favourites_count), 0),
+            "reblogs_count": reblogs,
+            "favourites_count": favourites,
             "favourited": post.id in self.state.liked,
             "reblogged": post.id in self.state.reposted,
             "muted": False,
@@ -93,6 +96,11 @@ class _Batch:
             "card": None,
             "poll": None,
             "filtered": [],
+            # An extension object, as Pleroma's: clients that do not know it ignore it.
+            "starling": {
+                "favourites_display": approximate(favourites),
+                "reblogs_display": approximate(reblogs),
+            },
         }
 
     def _mentions(self, post: Post) -> list[Entity]:
