@@ -193,7 +193,8 @@ def _exchange(api: Api, params: dict[str, str], code: str, **extra: str) -> int:
         "redirect_uri": params["redirect_uri"],
         **extra,
     }
-    return api.client.post("/oauth/token", data=form).status_code
+    status: int = api.client.post("/oauth/token", data=form).status_code
+    return status
 
 
 def test_authorization_code_flow_with_redirect_and_pkce(api: Api) -> None:

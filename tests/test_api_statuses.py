@@ -263,7 +263,7 @@ def test_private_and_direct_posts_reach_only_their_audience(api: Api) -> None:
     def can_see(status: dict[str, Any], user: User | None) -> bool:
         headers = user.auth if user else {}
         response = api.client.get(f"/api/v1/statuses/{status['id']}", headers=headers)
-        return response.status_code == 200
+        return bool(response.status_code == 200)
 
     assert [can_see(private, u) for u in (alice, follower, stranger, None)] == [
         True,

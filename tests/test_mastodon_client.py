@@ -101,6 +101,7 @@ def test_mastodon_py_end_to_end(base_url: str) -> None:
         page = bob.account_statuses(bob_account.id, limit=2)
         assert [s.id for s in page] == older[::-1][:2]
         following = bob.fetch_next(page)
+        assert following is not None
         assert [s.id for s in following] == [older[0], posted.id]
 
         with pytest.raises(MastodonAPIError):
