@@ -60,7 +60,7 @@ def simulate_day(args: argparse.Namespace) -> dict[str, Any]:
             for _ in range(int(posts[row])):
                 post_id = ids.next_id()
                 payload = {"id": post_id, "author_id": author, "created_at": now_ms()}
-                fanned = runtime.fanout.fan_out(payload, followers)
+                fanned = runtime.fanout.fan_out(payload, followers, threshold)
                 hybrid[bool(celebrity[row])] += fanned.timeline_writes
         seconds = time.perf_counter() - started
         naive = posts * table.followers

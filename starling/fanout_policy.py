@@ -87,9 +87,11 @@ class ThresholdPolicy:
         metrics.CELEBRITY_THRESHOLD.set(value)
         return value
 
-    def is_celebrity(self, followers_count: int, posts_last_hour: Callable[[], int]) -> bool:
-        """Pull instead of push? `posts_last_hour` is only asked when it can matter."""
-        threshold = self.current()
+    def is_celebrity(
+        self, followers_count: int, threshold: int, posts_last_hour: Callable[[], int]
+    ) -> bool:
+        """Pull instead of push, under `threshold` (current(), read once per batch)?
+        `posts_last_hour` is only asked when it can matter."""
         if followers_count >= threshold:
             return True
         return (

@@ -9,6 +9,7 @@ from starling.fanout_policy import FanoutFlags
 from starling.ids import now_ms
 from starling.model import Account
 from starling.runtime import Runtime
+from tests.counting import Counting
 from tests.fixtures_runtime import RuntimeFactory
 
 Accounts = Callable[[int], list[Account]]
@@ -41,6 +42,7 @@ def test_fanout_reports_writes_per_post(runtime: Runtime, accounts: Accounts) ->
     fanned = runtime.fanout.fan_out(
         {"id": 99, "author_id": author.id, "created_at": now_ms(), "visibility": "public"},
         followers_count=5,
+        threshold=runtime.policy.current(),
     )
     assert not fanned.pulled
     assert fanned.timeline_writes == 5  # the author's own timeline does not exist yet
@@ -102,9 +104,9 @@ def test_fast_poster_over_half_threshold_is_pulled_temporarily(
         runtime.actions.follow(fan.id, author.id)
     posts = [runtime.actions.post(author.id, f"post {i}") for i in range(12)]
     slow = runtime.actions.register("slow", None)
-    assert runtime.policy.is_celebrity(3, lambda: 11)
-    assert not runtime.policy.is_celebrity(2, lambda: 11)  # not over half the threshold
-    assert not runtime.policy.is_celebrity(3, lambda: 10)
+    assert runtime.policy.is_celebrity(3, 4, lambda: 11)
+    assert not runtime.policy.is_celebrity(2, 4, lambda: 11)  # not over half the threshold
+    assert not runtime.policy.is_celebrity(3, 4, lambda: 10)
     runtime.drain()
     assert runtime.cache.celebrities.celebrities_among([author.id, slow.id]).tolist() == [author.id]
     assert set(runtime.cache.celebrities.latest([author.id], 20).tolist()) >= {
@@ -136,3 +138,35 @@ def test_metrics_are_exposed(runtime: Runtime, accounts: Accounts) -> None:
         "starling_timeline_read_seconds",
     } <= names
     assert metrics.FANOUT_BACKLOG._value.get() == 0
+
+
+def test_a_batch_costs_one_account_read_and_one_follower_scan_per_post(
+    make_runtime: RuntimeFactory,
+) -> None:
+    runtime = make_runtime(mode="none", fanout_chunk=2)
+    authors = [runtime.actions.register(f"author{i}", None) for i in range(3)]
+    fans = [runtime.actions.register(f"fan{i}", None) for i in range(5)]
+    for fan in fans:
+        runtime.home.read(fan.id)
+        for author in authors:
+            runtime.actions.follow(fan.id, author.id)
+    for author in authors:
+        for i in range(4):
+            runtime.actions.post(author.id, f"post {i}")
+    runtime.fanout.drain()  # the follows and registrations, not counted
+    store, log, timelines = (
+        Counting(runtime.store),
+        Counting(runtime.log),
+        Counting(runtime.cache.timelines),
+    )
+    runtime.fanout.store = store  # type: ignore[assignment]
+    runtime.fanout.log = log  # type: ignore[assignment]
+    runtime.cache.timelines = timelines  # type: ignore[assignment]
+    for author in authors:
+        for i in range(4):
+            runtime.actions.post(author.id, f"counted {i}")
+    assert runtime.fanout.run_once() == 12
+    assert store.calls == {"get_accounts": 1, "iter_follower_chunks": 12}
+    # Chunks of two: three pushes to followers, one to the author's own timeline, per post.
+    assert timelines.calls == {"push": 12 * 4}
+    assert log.calls["last_offset"] == 2  # the threshold's backlog and the gauge, per batch

@@ -66,10 +66,11 @@ class FanoutWorker(Worker):
     def apply(self, events: list[Event]) -> None:
         created = [e.payload for e in events if e.type == "post.created"]
         authors = self.store.get_accounts({int(str(p["author_id"])) for p in created})
+        threshold = self.policy.current()  # once per batch: it reads the backlog
         for payload in created:
             author = authors.get(int(str(payload["author_id"])))
             if author is not None:
-                self.fan_out(payload, author.followers_count)
+                self.fan_out(payload, author.followers_count, threshold)
         for event in events:
             if event.type == "post.deleted":
                 self.cache.celebrities.remove(
@@ -77,7 +78,9 @@ class FanoutWorker(Worker):
                 )
         metrics.FANOUT_BACKLOG.set(self.log.last_offset() - events[-1].offset)
 
-    def fan_out(self, payload: Mapping[str, object], followers_count: int) -> Fanned:
+    def fan_out(
+        self, payload: Mapping[str, object], followers_count: int, threshold: int
+    ) -> Fanned:
         post_id = _int(payload, "id")
         author_id = _int(payload, "author_id")
         repost_of = payload.get("repost_of_id")
@@ -86,7 +89,7 @@ class FanoutWorker(Worker):
         pulled = False
         if payload.get("visibility") != "direct":
             pulled = self.policy.is_celebrity(
-                followers_count, lambda: self._posts_last_hour(author_id)
+                followers_count, threshold, lambda: self._posts_last_hour(author_id)
             )
             if pulled:
                 writes += self._index_celebrity_post(author_id, post_id, source_id)
