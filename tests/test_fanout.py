@@ -159,9 +159,9 @@ def test_a_batch_costs_one_account_read_and_one_follower_scan_per_post(
         Counting(runtime.log),
         Counting(runtime.cache.timelines),
     )
-    runtime.fanout.store = store  # type: ignore[assignment]
-    runtime.fanout.log = log  # type: ignore[assignment]
-    runtime.cache.timelines = timelines  # type: ignore[assignment]
+    runtime.fanout.store = store
+    runtime.fanout.log = log
+    runtime.cache.timelines = timelines
     for author in authors:
         for i in range(4):
             runtime.actions.post(author.id, f"counted {i}")
