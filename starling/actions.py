@@ -24,6 +24,7 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 IDEMPOTENCY_CLAIM_TTL_S = 60
 IDEMPOTENCY_WAIT_S = 10.0
 ACTIVITY_WRITE_EVERY_MS = 3600 * 1000
+TOUCHED_KEPT = 100_000  # activity marks held before stale ones are swept
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 MAX_MENTIONS = 20
 
@@ -44,6 +45,7 @@ class Actions:
         self.settings = settings
         self._after_write = after_write or (lambda: None)
         self._touched: dict[int, int] = {}
+        self._sweep_at = TOUCHED_KEPT
 
     # Accounts and auth
 
@@ -130,6 +132,13 @@ class Actions:
             return
         with self.store.transaction() as tx:
             tx.set_last_active(account_id, now)
+        if len(self._touched) >= self._sweep_at:
+            # Forget marks older than the hour: they no longer throttle anything. The next
+            # sweep waits until the map doubles, so sweeping stays amortised O(1).
+            self._touched = {
+                a: t for a, t in self._touched.items() if now - t < ACTIVITY_WRITE_EVERY_MS
+            }
+            self._sweep_at = max(TOUCHED_KEPT, 2 * len(self._touched))
         self._touched[account_id] = now
 
     def recently_touched(self, account_id: int) -> bool:

@@ -53,6 +53,10 @@ def test_unknown_route_and_method_are_json(api: Api) -> None:
 
 
 def test_instance_v1_and_v2(api: Api) -> None:
+    alice = api.register("alice")
+    api.post(alice, "counted")
+    stats = api.client.get("/api/v1/instance").json()["stats"]
+    assert stats == {"user_count": 1, "status_count": 1, "domain_count": 1}
     for path in ("/api/v1/instance", "/api/v1/instance/"):
         v1 = api.client.get(path, follow_redirects=False)
         assert v1.status_code == 200

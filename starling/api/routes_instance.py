@@ -6,19 +6,23 @@ whose API it follows. See docs/subsystems/api.md.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from starling import __version__, metrics
 from starling.api.deps import RuntimeDep
 from starling.api.render import Entity, base_url
+from starling.runtime import Runtime
 from starling.text import MAX_POST_CHARS
 
 router = APIRouter(tags=["instance"])
 
 MASTODON_API = "4.3.0"
 VERSION = f"{MASTODON_API} (compatible; Starling {__version__})"
+STATS_TTL_S = 300.0
 TITLE = "Starling"
 DESCRIPTION = "Twitter's core backend in Python, speaking the Mastodon client API."
 CONFIGURATION: Entity = {
@@ -48,9 +52,20 @@ CONFIGURATION: Entity = {
 }
 
 
+def _stats(request: Request, runtime: Runtime) -> Entity:
+    """Account and post totals, recounted at most every STATS_TTL_S (counting is a scan)."""
+    cached: tuple[float, Entity] | None = getattr(request.app.state, "instance_stats", None)
+    if cached is None or time.monotonic() - cached[0] > STATS_TTL_S:
+        accounts, posts = runtime.store.totals()
+        stats = {"user_count": accounts, "status_count": posts, "domain_count": 1}
+        cached = (time.monotonic(), stats)
+        request.app.state.instance_stats = cached
+    return cached[1]
+
+
 @router.get("/api/v1/instance")
 @router.get("/api/v1/instance/", include_in_schema=False)
-def instance_v1(runtime: RuntimeDep) -> Entity:
+def instance_v1(request: Request, runtime: RuntimeDep) -> Entity:
     settings = runtime.settings
     return {
         "uri": settings.domain,
@@ -60,8 +75,7 @@ def instance_v1(runtime: RuntimeDep) -> Entity:
         "email": "",
         "version": VERSION,
         "urls": {},  # no streaming API
-        # The store keeps no running totals; zeros say "not reported".
-        "stats": {"user_count": 0, "status_count": 0, "domain_count": 1},
+        "stats": _stats(request, runtime),
         "thumbnail": None,
         "languages": ["en"],
         "registrations": True,

@@ -132,6 +132,9 @@ class Store(Protocol):
 
     def count_posts_since(self, author_id: int, since_id: int) -> int: ...
 
+    def totals(self) -> tuple[int, int]:
+        """(accounts, live posts), for instance statistics."""
+
     def max_post_id(self) -> int:
         """0 when there are no posts."""
 

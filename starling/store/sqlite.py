@@ -189,6 +189,11 @@ class SqliteStore:
         sql = "SELECT COUNT(*) FROM posts WHERE author_id = ? AND id > ?"
         return int(self._conn.execute(sql, (author_id, since_id)).fetchone()[0])
 
+    def totals(self) -> tuple[int, int]:
+        sql = f"SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM posts WHERE {LIVE})"
+        accounts, posts = self._conn.execute(sql).fetchone()
+        return int(accounts), int(posts)
+
     def max_post_id(self) -> int:
         return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM posts").fetchone()[0])
 
