@@ -11,6 +11,8 @@ MAX_POST_CHARS = 280
 HASHTAG_RE = re.compile(r"(?<![\w#])#(\w{1,100})", re.UNICODE)
 MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,30})")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
+# C0 controls and DEL, but tab, newline and carriage return, which posts may contain.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class TextError(ValueError):
@@ -22,6 +24,8 @@ def normalize(text: str) -> str:
     normalized = unicodedata.normalize("NFC", text)
     if not normalized.strip():
         raise TextError("Validation failed: Text can't be blank")
+    if CONTROL_RE.search(normalized):
+        raise TextError("Validation failed: Text contains control characters")
     if len(normalized) > MAX_POST_CHARS:
         raise TextError(
             f"Validation failed: Text character limit of {MAX_POST_CHARS} exceeded "
