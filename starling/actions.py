@@ -16,7 +16,7 @@ from starling.cache.backends import CacheBackends
 from starling.config import Settings
 from starling.errors import Forbidden, Invalid, NotFound
 from starling.ids import IdGenerator, ms_of, now_ms
-from starling.model import Account, App, Follow, Post, Token
+from starling.model import FAVOURITES, REBLOGS, Account, App, Follow, Post, Token
 from starling.store.base import Conflict, Store
 
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -206,6 +206,8 @@ class Actions:
         with self.store.transaction() as tx:
             tx.insert_post(post)
             tx.emit("post.created", _post_payload(post), post.created_at)
+        for name in (FAVOURITES, REBLOGS):
+            self.cache.counters.seed(name, post.id, 0)  # counted exactly from birth
         self._after_write()
         return post
 
@@ -247,7 +249,7 @@ class Actions:
                 raise NotFound("Record not found")
             tx.emit("post.deleted", _post_payload(deleted), now)
         if deleted.repost_of_id is not None:
-            self.cache.counters.incr("reblogs", deleted.repost_of_id, -1)
+            self._count(REBLOGS, deleted.repost_of_id, -1)
             self.cache.sets.discard(_reposts_set(deleted.author_id), deleted.repost_of_id)
         self._after_write()
         return deleted
@@ -286,7 +288,7 @@ class Actions:
             if created:
                 tx.emit("like.created", {"account_id": account_id, "post_id": post.id}, now)
         if created:
-            self.cache.counters.incr("favourites", post.id)
+            self._count(FAVOURITES, post.id, 1)
             self._after_write()
         return post
 
@@ -298,7 +300,7 @@ class Actions:
             if removed:
                 tx.emit("like.deleted", {"account_id": account_id, "post_id": post.id}, now)
         if removed:
-            self.cache.counters.incr("favourites", post.id, -1)
+            self._count(FAVOURITES, post.id, -1)
             self._after_write()
         return post
 
@@ -330,7 +332,7 @@ class Actions:
                 tx.emit("post.created", _post_payload(repost), repost.created_at)
         except Conflict:
             return self.store.reposts_of([source.id], [account_id])[0]
-        self.cache.counters.incr("reblogs", source.id)
+        self._count(REBLOGS, source.id, 1)
         self._after_write()
         return repost
 
@@ -339,6 +341,17 @@ class Actions:
         for repost in self.store.reposts_of([source.id], [account_id]):
             self._tombstone(repost)
         return source
+
+    def _count(self, name: str, post_id: int, delta: int) -> None:
+        """Seed Race Condition 1: bumps a sharded counter after the commit. A cold counter
+        (the in-process cache restarted, or the post was loaded in bulk) starts instead
+        from the store's exact total, which already holds this change; reconciliation
+        (workers/counts.py) mends the rare race between two such starts."""
+        if post_id in self.cache.counters.get(name, [post_id]):
+            self.cache.counters.incr(name, post_id, delta)
+            return
+        exact = self.store.like_counts if name == FAVOURITES else self.store.repost_counts
+        self.cache.counters.seed(name, post_id, exact([post_id])[post_id])
 
     # Lookups
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Names of the sharded engagement counters (cache.Counters), as Mastodon names the counts.
+FAVOURITES = "favourites"
+REBLOGS = "reblogs"
+
 
 @dataclass(frozen=True, slots=True)
 class Account:

@@ -329,6 +329,26 @@ def test_counters_sum_deltas_per_name(cache_backends: CacheBackends) -> None:
     assert counters.get("likes", []) == {}
 
 
+def test_counter_seed_starts_only_an_absent_counter(cache_backends: CacheBackends) -> None:
+    counters = cache_backends.counters
+    assert counters.seed("likes", 1, 1_000)
+    assert not counters.seed("likes", 1, 5)
+    counters.incr("likes", 1)
+    counters.incr("likes", 2)
+    assert not counters.seed("likes", 2, 7)  # an increment already started it
+    assert counters.seed("reposts", 1, 0)  # names are separate
+    assert counters.get("likes", [1, 2]) == {1: 1_001, 2: 1}
+    assert counters.get("reposts", [1]) == {1: 0}
+
+
+def test_concurrent_seeds_start_a_counter_once(cache_backends: CacheBackends) -> None:
+    counters = cache_backends.counters
+    assert sorted(in_threads(lambda: counters.seed("likes", 9, 42))) == [False] * (THREADS - 1) + [
+        True
+    ]
+    assert counters.get("likes", [9]) == {9: 42}
+
+
 # Idempotency keys
 
 

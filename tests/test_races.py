@@ -12,6 +12,7 @@ from starling.errors import Invalid
 from starling.model import Account
 from starling.runtime import Runtime
 from starling.workers.counts import CountsWorker
+from tests.fixtures_runtime import RuntimeFactory
 
 Accounts = Callable[[int], list[Account]]
 T = TypeVar("T")
@@ -47,6 +48,22 @@ def test_concurrent_likes_count_exactly(runtime: Runtime, accounts: Accounts) ->
     assert runtime.cache.counters.get("favourites", [post.id]) == {post.id: 32}
     assert runtime.store.like_counts([post.id]) == {post.id: 32}
     assert runtime.store.get_posts([post.id])[post.id].favourites_count == 32
+
+
+def test_cold_counter_starts_from_the_store_after_a_restart(
+    make_runtime: RuntimeFactory,
+) -> None:
+    runtime = make_runtime()
+    author = runtime.actions.register("author", None)
+    fans = [runtime.actions.register(f"fan{i}", None) for i in range(6)]
+    post = runtime.actions.post(author.id, "liked before the restart")
+    for fan in fans[:5]:
+        runtime.actions.like(fan.id, post.id)
+    runtime.close()
+    restarted = make_runtime()  # same data dir, empty in-process counters
+    assert restarted.cache.counters.get("favourites", [post.id]) == {}
+    restarted.actions.like(fans[5].id, post.id)
+    assert restarted.cache.counters.get("favourites", [post.id]) == {post.id: 6}
 
 
 def test_reconciliation_corrects_a_drifted_counter(runtime: Runtime, accounts: Accounts) -> None:

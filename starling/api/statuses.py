@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from starling.api.render import Entity, account, base_url, iso_time
 from starling.display import approximate
-from starling.model import Account, Post, ViewerState
+from starling.model import FAVOURITES, REBLOGS, Account, Post, ViewerState
 from starling.runtime import Runtime
 from starling.text import to_html
 
@@ -35,8 +35,8 @@ def _load(runtime: Runtime, posts: Sequence[Post], viewer_id: int | None) -> _Ba
         base=base_url(runtime.settings),
         posts=by_id,
         accounts=runtime.store.get_accounts(sorted(people)),
-        favourites=counters.get("favourites", ids),
-        reblogs=counters.get("reblogs", ids),
+        favourites=counters.get(FAVOURITES, ids),
+        reblogs=counters.get(REBLOGS, ids),
         state=runtime.store.viewer_state(viewer_id, ids)
         if viewer_id is not None
         else ViewerState(),

@@ -82,6 +82,11 @@ class Counters(Protocol):
     def get(self, name: str, keys: Sequence[int]) -> dict[int, int]:
         """Totals for keys that have a counter; keys never counted are absent."""
 
+    def seed(self, name: str, key: int, value: int) -> bool:
+        """Starts a counter at value, atomically, unless it exists; True when it did.
+        A cold counter (after a restart, or for a post loaded in bulk) starts from the
+        store's exact total instead of from the first increment."""
+
     def close(self) -> None: ...
 
 

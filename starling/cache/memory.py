@@ -7,6 +7,7 @@ timelines in a few vectorised operations. See docs/subsystems/cache.md.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import random
 import threading
 import time
@@ -314,6 +315,16 @@ class MemoryCounters:
                     if (name, key) in counts:
                         totals[key] = totals.get(key, 0) + counts[name, key]
         return totals
+
+    def seed(self, name: str, key: int, value: int) -> bool:
+        key = int(key)
+        with contextlib.ExitStack() as held:
+            for lock in self._locks:  # all shards, in order: rare, and never deadlocks
+                held.enter_context(lock)
+            if any((name, key) in counts for counts in self._counts):
+                return False
+            self._counts[0][name, key] = value
+            return True
 
     def close(self) -> None:
         """Nothing to release."""

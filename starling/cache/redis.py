@@ -126,6 +126,17 @@ return 1
 )
 
 
+# KEYS: the counter's shard hashes. ARGV: key, value. Sets the first shard's field unless
+# any shard already counts the key; returns 1 when it did.
+_SEED_LUA = """
+for _, shard in ipairs(KEYS) do
+  if redis.call('HEXISTS', shard, ARGV[1]) == 1 then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 def _ids(values: UserIds) -> list[int]:
     ids: list[int] = np.asarray(values, dtype=np.int64).tolist()
     return ids
@@ -273,6 +284,7 @@ class RedisCounters(_RedisRole):
     def __init__(self, client: redis.Redis, prefix: str, shards: int) -> None:
         super().__init__(client, prefix)
         self.shards = shards
+        self._seed = client.register_script(_SEED_LUA)
 
     def incr(self, name: str, key: int, delta: int = 1) -> None:
         self._client.hincrby(self._key(name, random.randrange(self.shards)), int(key), delta)
@@ -290,6 +302,10 @@ class RedisCounters(_RedisRole):
                 if count is not None:
                     totals[key] = totals.get(key, 0) + int(count)
         return totals
+
+    def seed(self, name: str, key: int, value: int) -> bool:
+        shards = [self._key(name, shard) for shard in range(self.shards)]
+        return bool(self._seed(keys=shards, args=[int(key), int(value)]))
 
     def _key(self, name: str, shard: int) -> str:
         return f"{self._prefix}counter:{name}:{shard}"

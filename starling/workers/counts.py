@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from starling.cache.backends import CacheBackends
 from starling.eventlog.base import EventLog
-from starling.model import Event
+from starling.model import FAVOURITES, REBLOGS, Event
 from starling.store.base import Store
 from starling.workers.base import Worker
 
@@ -44,8 +44,8 @@ class CountsWorker(Worker):
         reposts = self.store.repost_counts(post_ids)
         with self.store.transaction() as tx:
             tx.set_post_counts((p, likes.get(p, 0), reposts.get(p, 0)) for p in post_ids)
-        self._correct("favourites", likes, post_ids)
-        self._correct("reblogs", reposts, post_ids)
+        self._correct(FAVOURITES, likes, post_ids)
+        self._correct(REBLOGS, reposts, post_ids)
 
     def _correct(self, name: str, exact: dict[int, int], post_ids: list[int]) -> None:
         live = self.cache.counters.get(name, post_ids)
