@@ -20,6 +20,7 @@ from starling.model import FAVOURITES, REBLOGS, Account, App, Follow, Post, Toke
 from starling.store.base import Conflict, Store
 
 IDEMPOTENCY_TTL_S = 24 * 3600
+IDEMPOTENCY_TTL_MS = IDEMPOTENCY_TTL_S * 1000
 # A claim outlives its request only this long, so a crash mid-request frees the key soon.
 IDEMPOTENCY_CLAIM_TTL_S = 60
 IDEMPOTENCY_WAIT_S = 10.0
@@ -161,7 +162,14 @@ class Actions:
     ) -> Post:
         def create() -> Post:
             return self._create_post(
-                author_id, body, reply_to_id, visibility, language, spoiler_text, sensitive
+                author_id,
+                body,
+                reply_to_id,
+                visibility,
+                language,
+                spoiler_text,
+                sensitive,
+                idempotency_key,
             )
 
         if idempotency_key is None:
@@ -177,6 +185,7 @@ class Actions:
         language: str | None,
         spoiler_text: str,
         sensitive: bool,
+        idempotency_key: str | None,
     ) -> Post:
         try:
             normalized = text.normalize(body)
@@ -203,9 +212,18 @@ class Actions:
             spoiler_text=spoiler_text,
             sensitive=sensitive,
         )
-        with self.store.transaction() as tx:
-            tx.insert_post(post)
-            tx.emit("post.created", _post_payload(post), post.created_at)
+        try:
+            with self.store.transaction() as tx:
+                if idempotency_key is not None:
+                    made = tx.claim_idempotency_key(
+                        author_id, idempotency_key, post.id, post.created_at, IDEMPOTENCY_TTL_MS
+                    )
+                    if made != post.id:
+                        raise _Replayed(made)  # rolls the transaction back
+                tx.insert_post(post)
+                tx.emit("post.created", _post_payload(post), post.created_at)
+        except _Replayed as replayed:
+            return self._post(replayed.post_id)
         for name in (FAVOURITES, REBLOGS):
             self.cache.counters.seed(name, post.id, 0)  # counted exactly from birth
         self._after_write()
@@ -216,7 +234,10 @@ class Actions:
         return tuple(account.id for account in found if account is not None)
 
     def _idempotent(self, key: str, create: Callable[[], Post]) -> Post:
-        """Seed Race Condition 3: one post per key, however many retries race."""
+        """Seed Race Condition 3: one post per key, however many retries race. The cache
+        record makes concurrent retries wait for the first and answers later ones without
+        a write; the store's record (claimed in the post's own transaction) answers a
+        retry whose cache record was lost, e.g. to a crash right after the commit."""
         deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
         while True:
             stored = self.cache.idempotency.reserve(key, IDEMPOTENCY_CLAIM_TTL_S)
@@ -375,6 +396,14 @@ class Actions:
         if account is None:
             raise NotFound("Record not found")
         return account
+
+
+class _Replayed(Exception):
+    """An Idempotency-Key the store already holds: answer with the post it made."""
+
+    def __init__(self, post_id: int) -> None:
+        super().__init__(post_id)
+        self.post_id = post_id
 
 
 def _reposts_set(account_id: int) -> str:

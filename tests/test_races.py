@@ -126,3 +126,13 @@ def test_timeline_sees_a_new_follow_immediately(runtime: Runtime, accounts: Acco
     post = runtime.actions.post(author.id, "before follow")
     runtime.actions.follow(viewer.id, author.id)
     assert [p.id for p in runtime.home.read(viewer.id)] == [post.id]
+
+
+def test_idempotency_survives_losing_the_cache_record(runtime: Runtime, accounts: Accounts) -> None:
+    (author,) = accounts(1)
+    first = runtime.actions.post(author.id, "once", idempotency_key="k-3")
+    runtime.cache.idempotency.release(f"post:{author.id}:k-3")  # as if it died before complete
+    retried = runtime.actions.post(author.id, "once", idempotency_key="k-3")
+    assert retried.id == first.id
+    assert runtime.store.account_posts(author.id) == [first]
+    assert [e.type for e in runtime.log.read(0, 100)].count("post.created") == 1

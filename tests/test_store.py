@@ -166,10 +166,7 @@ def test_repost_twice_is_a_conflict(store: SqliteStore) -> None:
     add_posts(store, post(10, 1), post(11, 2, repost_of_id=10))
     with pytest.raises(Conflict), store.transaction() as tx:
         tx.insert_post(post(12, 2, repost_of_id=10))
-    with store.transaction() as tx:
-        found = tx.find_live_repost(2, 10)
-        assert tx.find_live_repost(1, 10) is None
-    assert found is not None and found.id == 11
+    assert [p.id for p in store.reposts_of([10], [1, 2])] == [11]
 
 
 def test_concurrent_reposts_leave_exactly_one(store: SqliteStore) -> None:
@@ -187,9 +184,8 @@ def test_concurrent_reposts_leave_exactly_one(store: SqliteStore) -> None:
     assert race(repost).count(True) == 1
     assert store.repost_counts([10]) == {10: 1}
     assert store.get_accounts([2])[2].statuses_count == 1
+    (live,) = store.reposts_of([10], [2])
     with store.transaction() as tx:
-        live = tx.find_live_repost(2, 10)
-        assert live is not None
         tx.tombstone_post(live.id, 500)
     add_posts(store, post(200, 2, repost_of_id=10))
     assert store.repost_counts([10]) == {10: 1}

@@ -56,8 +56,11 @@ class Transaction(Protocol):
     def delete_like(self, account_id: int, post_id: int) -> bool:
         """False when not liked."""
 
-    def find_live_repost(self, account_id: int, source_id: int) -> Post | None:
-        """The account's live repost of source_id, if any."""
+    def claim_idempotency_key(
+        self, account_id: int, key: str, post_id: int, now: int, ttl_ms: int
+    ) -> int:
+        """Records that the account's key made post_id and returns post_id; or, when the
+        key already made a post within ttl_ms, leaves it and returns that post's id."""
 
     def insert_app(self, app: App) -> None: ...
 

@@ -111,7 +111,19 @@ _V2_PENDING_INDEXES: Migration = (
     "CREATE TABLE pending_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL) WITHOUT ROWID",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_PENDING_INDEXES)
+# Idempotency-Key records live with the posts they made, so a retry after a crash between
+# the commit and the cache's record still finds the post (the cache is the fast path).
+_V3_IDEMPOTENCY_KEYS: Migration = (
+    """CREATE TABLE idempotency_keys (
+        account_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        post_id INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, key)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_PENDING_INDEXES, _V3_IDEMPOTENCY_KEYS)
 
 BUSY_TIMEOUT_MS = 10_000
 

@@ -19,7 +19,6 @@ from starling.store.sqlite_rows import (
     follow_row,
     post_from_row,
     post_row,
-    select_posts,
     unique_is_conflict,
 )
 
@@ -103,10 +102,18 @@ class SqliteTransaction:
         )
         return cur.rowcount == 1
 
-    def find_live_repost(self, account_id: int, source_id: int) -> Post | None:
-        where = f"author_id = ? AND repost_of_id = ? AND {LIVE}"
-        found = select_posts(self._conn, where, (account_id, source_id))
-        return found[0] if found else None
+    def claim_idempotency_key(
+        self, account_id: int, key: str, post_id: int, now: int, ttl_ms: int
+    ) -> int:
+        self._conn.execute(
+            "INSERT INTO idempotency_keys (account_id, key, post_id, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (account_id, key) DO UPDATE"
+            " SET post_id = excluded.post_id, created_at = excluded.created_at"
+            " WHERE idempotency_keys.created_at < ?",
+            (account_id, key, post_id, now, now - ttl_ms),
+        )
+        sql = "SELECT post_id FROM idempotency_keys WHERE account_id = ? AND key = ?"
+        return int(self._conn.execute(sql, (account_id, key)).fetchone()[0])
 
     def insert_app(self, app: App) -> None:
         a = app
