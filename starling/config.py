@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "0.0.0.0", "localhost")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STARLING_", extra="ignore")
@@ -14,7 +16,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="where the embedded store and log live")
     host: str = Field("127.0.0.1", description="address the API listens on")
     port: int = Field(8080, description="port the API listens on")
-    domain: str = Field("localhost:8080", description="instance domain shown to clients")
+    domain: str = Field("", description="instance domain shown to clients; empty: HOST:PORT")
     redis_url: str | None = Field(
         None, description="Redis for the timeline cache and counters; unset means in-process"
     )
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     rate_limits: str = Field("on", description="'on' or 'off' (load tests and benchmarks)")
     rate_limit_per_token: int = Field(300, description="requests per token per window")
     rate_limit_per_ip: int = Field(300, description="unauthenticated requests per IP per window")
+    rate_limit_ip_all: int = Field(
+        7_500, description="all requests per IP per window, with a token or without"
+    )
     rate_limit_window_s: int = Field(300, description="rate limit window in seconds")
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413")
     workers: str = Field(
@@ -55,6 +60,14 @@ class Settings(BaseSettings):
     @property
     def rate_limits_on(self) -> bool:
         return self.rate_limits.strip().lower() not in {"off", "0", "false", "no"}
+
+    @property
+    def public_domain(self) -> str:
+        """The domain in URLs and `acct`s: the setting, else where the API listens."""
+        if self.domain:
+            return self.domain
+        host = "localhost" if self.host in LOOPBACK_HOSTS else self.host
+        return f"{host}:{self.port}"
 
     @property
     def store_path(self) -> Path:

@@ -39,6 +39,16 @@ def test_rate_limit_per_token_is_separate(api_factory: Callable[..., Api]) -> No
     assert api.runtime.store.max_post_id() == 0
 
 
+def test_made_up_tokens_do_not_escape_the_ip_limit(api_factory: Callable[..., Api]) -> None:
+    api = api_factory(rate_limits="on", rate_limit_ip_all=5, rate_limit_per_token=100)
+    answers = [
+        api.client.get("/api/v1/instance", headers={"Authorization": f"Bearer fake{i}"})
+        for i in range(6)
+    ]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert answers[-1].headers["X-RateLimit-Limit"] == "5"
+
+
 def test_no_rate_limit_headers_when_off(api: Api) -> None:
     assert "X-RateLimit-Limit" not in api.client.get("/api/v1/instance").headers
 

@@ -58,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             RateLimitMiddleware,
             per_token=FixedWindow(settings.rate_limit_per_token, window),
             per_ip=FixedWindow(settings.rate_limit_per_ip, window),
+            ip_all=FixedWindow(settings.rate_limit_ip_all, window),
         )
     # Outermost: browser clients (web apps on other origins) can read every answer, 429s
     # included. Tokens travel in headers, never cookies, so any origin is safe.

@@ -1,7 +1,9 @@
 """Per-token and per-IP rate limits, in process, with Mastodon's headers.
 
 A fixed window per key: each window of `window_s` seconds allows `limit` requests.
-Requests with a bearer token count against the token; others against the client IP.
+Requests with a bearer token count against the token; others against the client IP. Every
+request also counts against a larger budget per IP, so made-up tokens (each its own
+bucket) cannot get around the per-IP limit, as Mastodon's `throttle_per_ip`.
 Every response carries X-RateLimit-Limit, -Remaining and -Reset (ISO 8601, as Mastodon
 sends it); over the limit the answer is 429. See docs/subsystems/api.md.
 """
@@ -66,10 +68,13 @@ class FixedWindow:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, per_token: FixedWindow, per_ip: FixedWindow) -> None:
+    def __init__(
+        self, app: ASGIApp, *, per_token: FixedWindow, per_ip: FixedWindow, ip_all: FixedWindow
+    ) -> None:
         self.app = app
         self.per_token = per_token
         self.per_ip = per_ip
+        self.ip_all = ip_all
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,9 +94,15 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send_with_headers)
 
     def _quota(self, scope: Scope) -> Quota:
+        """The quota this request is answered with: the IP-wide one when it is spent,
+        else the token's or the anonymous IP's."""
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
+        overall = self.ip_all.hit(ip)
         scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             # Keyed by the token's hash so the table never holds a usable secret.
-            return self.per_token.hit("token:" + hash_secret(token.strip()))
-        client = scope.get("client")
-        return self.per_ip.hit("ip:" + (client[0] if client else "unknown"))
+            quota = self.per_token.hit("token:" + hash_secret(token.strip()))
+        else:
+            quota = self.per_ip.hit("ip:" + ip)
+        return overall if overall.exceeded else quota

@@ -21,9 +21,9 @@ PORT_RE = re.compile(r":\d+$")
 
 def base_url(settings: Settings) -> str:
     """The instance's public origin; plain http only for a development host."""
-    host = PORT_RE.sub("", settings.domain)
+    host = PORT_RE.sub("", settings.public_domain)
     scheme = "http" if host in LOCAL_HOSTS else "https"
-    return f"{scheme}://{settings.domain}"
+    return f"{scheme}://{settings.public_domain}"
 
 
 def iso_time(ms: int) -> str:

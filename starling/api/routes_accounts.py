@@ -93,7 +93,7 @@ def lookup(
     """An account by `acct`: 'name', '@name' or 'name@this-domain'."""
     name, _, domain = form.acct.lstrip("@").partition("@")
     found = runtime.store.get_account_by_username(name) if name else None
-    if found is None or domain not in ("", runtime.settings.domain):
+    if found is None or domain not in ("", runtime.settings.public_domain):
         raise NotFound("Record not found")
     return account(found, base_url(runtime.settings))
 

@@ -68,7 +68,7 @@ def _stats(request: Request, runtime: Runtime) -> Entity:
 def instance_v1(request: Request, runtime: RuntimeDep) -> Entity:
     settings = runtime.settings
     return {
-        "uri": settings.domain,
+        "uri": settings.public_domain,
         "title": TITLE,
         "short_description": DESCRIPTION,
         "description": DESCRIPTION,
@@ -92,7 +92,7 @@ def instance_v1(request: Request, runtime: RuntimeDep) -> Entity:
 def instance_v2(runtime: RuntimeDep) -> Entity:
     settings = runtime.settings
     return {
-        "domain": settings.domain,
+        "domain": settings.public_domain,
         "title": TITLE,
         "version": VERSION,
         "source_url": f"{base_url(settings)}/docs",
