@@ -44,6 +44,11 @@ def test_follow_unfollow_and_relationships(api: Api) -> None:
     assert (follow["following"], follow["followed_by"], follow["notifying"]) == (True, False, True)
     for name in ("blocking", "muting", "requested", "domain_blocking", "endorsed"):
         assert follow[name] is False
+    again = api.client.post(
+        f"/api/v1/accounts/{bob.id}/follow", data={"notify": "0"}, headers=alice.auth
+    ).json()
+    assert (again["following"], again["notifying"]) == (True, False)  # following again: opt out
+    assert api.runtime.store.get_accounts([int(bob.id)])[int(bob.id)].followers_count == 1
     api.follow(bob, alice)
     response = api.client.get(
         "/api/v1/accounts/relationships",

@@ -45,7 +45,8 @@ class Transaction(Protocol):
         """Marks a live post deleted; returns it, or None when missing or already deleted."""
 
     def insert_follow(self, follow: Follow) -> bool:
-        """False when already following. Keeps followers/following counts in step."""
+        """False when already following (then only the notify choice is updated).
+        Keeps followers/following counts in step."""
 
     def delete_follow(self, follower_id: int, followee_id: int) -> bool:
         """False when not following."""

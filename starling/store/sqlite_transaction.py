@@ -68,6 +68,11 @@ class SqliteTransaction:
 
     def insert_follow(self, follow: Follow) -> bool:
         if self._conn.execute(INSERT_FOLLOW, follow_row(follow)).rowcount == 0:
+            # Following again is how a client turns notifications on or off (Mastodon).
+            self._conn.execute(
+                "UPDATE follows SET notify = ? WHERE follower_id = ? AND followee_id = ?",
+                (int(follow.notify), follow.follower_id, follow.followee_id),
+            )
             return False
         self._bump_follow_counts(follow.follower_id, follow.followee_id, 1)
         return True
