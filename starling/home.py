@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from starling import metrics
 from starling.actions import Actions
 from starling.cache.backends import CacheBackends
 from starling.config import Settings
-from starling.ids import now_ms
+from starling.ids import id_at, now_ms
 from starling.model import Post
 from starling.store.base import IdArray, Store
 
@@ -29,6 +29,7 @@ CELEBRITY_POSTS = 20
 RECENT_FOLLOW_MS = 5 * 60 * 1000
 RECENT_FOLLOW_POSTS = 20
 REBUILD_POSTS_PER_AUTHOR = 40
+REBUILD_CATCH_UP_SLACK_MS = 5_000
 LOCK_STRIPES = 64
 DAY_MS = 24 * 3600 * 1000
 
@@ -169,19 +170,32 @@ class HomeTimeline:
 
     def _rebuild(self, viewer_id: int, following: IdArray) -> None:
         authors: Sequence[int] = [*following.tolist(), viewer_id]
+        # Fan-out skips a timeline that does not exist yet, so a post fanned out between
+        # the read below and the replace would be lost: catch up on posts newer than the
+        # read (with slack for ids taken before their commit) once the timeline exists.
+        caught_up_from = id_at(now_ms() - REBUILD_CATCH_UP_SLACK_MS)
         posts = self.store.latest_posts_by_authors(authors, REBUILD_POSTS_PER_AUTHOR)
-        posts.sort(key=lambda p: p.id, reverse=True)
-        entries: list[tuple[int, int]] = []
-        seen_sources: set[int] = set()
-        for post in posts:
-            if post.visibility == "direct" or post.source_id in seen_sources:
-                continue
-            seen_sources.add(post.source_id)
-            entries.append((post.id, post.source_id))
-            if len(entries) == self.cache.timelines.capacity:
-                break
-        self.cache.timelines.replace(viewer_id, entries)
+        self.cache.timelines.replace(viewer_id, _entries(posts, self.cache.timelines.capacity))
+        newer = self.store.post_ids_by_authors(authors, caught_up_from)
+        if len(newer):
+            late = self.store.get_posts(newer.tolist()).values()
+            live = [p for p in late if p.deleted_at is None]
+            self.cache.timelines.merge(viewer_id, _entries(live, len(live)))
         self.rebuilds += 1
+
+
+def _entries(posts: Iterable[Post], limit: int) -> list[tuple[int, int]]:
+    """(entry, source) pairs of a timeline, newest first: no direct posts, one per source."""
+    entries: list[tuple[int, int]] = []
+    seen_sources: set[int] = set()
+    for post in sorted(posts, key=lambda p: p.id, reverse=True):
+        if post.visibility == "direct" or post.source_id in seen_sources:
+            continue
+        seen_sources.add(post.source_id)
+        entries.append((post.id, post.source_id))
+        if len(entries) == limit:
+            break
+    return entries
 
 
 def _dedupe_by_source(posts: list[Post], best: dict[int, Post]) -> list[Post]:

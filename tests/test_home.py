@@ -229,3 +229,25 @@ def test_following_a_once_pulled_author_merges_all_recent_posts(
     runtime.actions.follow(viewer.id, author.id)
     cached = runtime.cache.timelines.range(viewer.id, limit=10)
     assert cached == [pushed.id, pulled.id]
+
+
+def test_post_fanned_out_during_a_rebuild_is_not_lost(runtime: Runtime, accounts: Accounts) -> None:
+    viewer, author = accounts(2)
+    runtime.actions.follow(viewer.id, author.id)
+    store = runtime.store
+    racing: list[Post] = []
+
+    class PostsWhileRebuilding(Counting):
+        """Posts (and, in sync mode, fans out) right after the rebuild's read."""
+
+        def latest_posts_by_authors(self, *args: object, **kwargs: object) -> list[Post]:
+            found: list[Post] = store.latest_posts_by_authors(*args, **kwargs)  # type: ignore[arg-type]
+            racing.append(runtime.actions.post(author.id, "during the rebuild"))
+            return found
+
+    home = HomeTimeline(
+        PostsWhileRebuilding(store), runtime.cache, runtime.actions, runtime.settings
+    )
+    assert not runtime.cache.timelines.exists(viewer.id)
+    home._rebuild(viewer.id, store.following(viewer.id))
+    assert runtime.cache.timelines.range(viewer.id, limit=10) == [racing[0].id]
