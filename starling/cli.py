@@ -1,5 +1,6 @@
 """The `starling` command: serve, worker, demo, world, load and admin (in the spirit of
-Mastodon's tootctl). Every setting is an option of `serve` and an env var STARLING_*."""
+Mastodon's tootctl). Every setting is an option of `serve` and an env var STARLING_*.
+See README.md and docs/architecture.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Settings, read from STARLING_* environment variables (pydantic-settings)."""
+"""Settings, read from STARLING_* environment variables (pydantic-settings).
+See docs/architecture.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Errors the actions layer raises on purpose; the API maps each to its HTTP status."""
+"""Errors the actions layer raises on purpose; the API maps each to its HTTP status.
+See docs/subsystems/actions.md."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Time-ordered 64-bit ids in Mastodon's format: (milliseconds << 16) | sequence.
 
 Clients turn a datetime into an id by shifting, so paging by max_id works with dates too.
+See docs/architecture.md.
 """
 
 from __future__ import annotations

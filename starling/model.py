@@ -2,7 +2,7 @@
 
 Times are integer milliseconds since the epoch; ids are Mastodon-format snowflakes
 (see ids.py). Records are plain frozen dataclasses: the store returns them, nothing
-mutates them.
+mutates them. See docs/architecture.md.
 """
 
 from __future__ import annotations

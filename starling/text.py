@@ -1,4 +1,5 @@
-"""Post text: normalisation, length, hashtag and mention extraction, HTML rendering."""
+"""Post text: normalisation, length, hashtag and mention extraction, HTML rendering.
+See docs/subsystems/actions.md."""
 
 from __future__ import annotations
 
