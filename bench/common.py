@@ -27,6 +27,11 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
     }
 
 
+def milliseconds(seconds: Sequence[float]) -> dict[str, float]:
+    """summarize() of samples taken in seconds, in milliseconds, without the run count."""
+    return {k: v * 1000 for k, v in summarize(seconds).items() if k != "runs"}
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = [_row(headers), _row(["---"] * len(headers))]
     lines += [_row([_cell(value) for value in row]) for row in rows]

@@ -18,11 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.backends import per_backend
-from bench.common import machine, markdown_table, summarize, write_results
-from bench.world import account_table, bench_data_dir, bench_settings
-from starling.ids import now_ms
+from bench.common import machine, markdown_table, milliseconds, write_results
+from bench.world import account_table, bench_data_dir, bench_settings, world_arguments
 from starling.runtime import open_runtime
-from starling.world.spec import DAY_MS
 
 TARGET_FOLLOWERS = 50_000
 POLL_S = 0.0005
@@ -36,7 +34,7 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
         pushed = table.followers < runtime.policy.current()
         row = int(np.argmin(np.where(pushed, np.abs(table.followers - TARGET_FOLLOWERS), 1 << 60)))
         author = int(table.ids[row])
-        active_since = now_ms() - int(runtime.settings.active_days * DAY_MS)
+        active_since = runtime.settings.active_since()
         audience = runtime.store.followers(author, active_since=active_since)
         for follower in tqdm(audience.tolist(), desc=f"{name}: follower timelines"):
             runtime.cache.timelines.replace(follower, [])
@@ -56,7 +54,7 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
             "followers": int(table.followers[row]),
             "active_followers": len(audience),
             "posts": args.posts,
-            "ms": {k: v * 1000 for k, v in summarize(seconds).items() if k != "runs"},
+            "ms": milliseconds(seconds),
         }
     finally:
         runtime.close()
@@ -64,11 +62,9 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="bench")
-    parser.add_argument("--seed", type=int, default=1)
+    world_arguments(parser)
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--gap", type=float, default=0.05, help="seconds between posts")
-    parser.add_argument("--backends", default="memory,redis")
     args = parser.parse_args(argv)
     results = per_backend(args.backends, lambda name, url: bench_backend(name, url, args))
     rows = [

@@ -19,12 +19,10 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.backends import per_backend
-from bench.common import machine, markdown_table, summarize, write_results
-from bench.world import account_table, bench_data_dir, bench_settings
+from bench.common import machine, markdown_table, milliseconds, write_results
+from bench.world import account_table, bench_data_dir, bench_settings, world_arguments
 from starling.api.statuses import render_statuses
-from starling.ids import now_ms
 from starling.runtime import Runtime, open_runtime
-from starling.world.spec import DAY_MS
 
 PAGE = 20
 
@@ -32,7 +30,7 @@ PAGE = 20
 def sample_viewers(runtime: Runtime, data_dir: Path, count: int, seed: int) -> list[int]:
     """Active accounts following at least one celebrity, at random (timelines not built)."""
     table = account_table(runtime.store, data_dir)
-    active_since = now_ms() - int(runtime.settings.active_days * DAY_MS)
+    active_since = runtime.settings.active_since()
     active = table.ids[table.last_active >= active_since]
     rng = np.random.default_rng(seed)
     viewers: list[int] = []
@@ -43,10 +41,6 @@ def sample_viewers(runtime: Runtime, data_dir: Path, count: int, seed: int) -> l
             if len(viewers) == count:
                 break
     return viewers
-
-
-def _ms(seconds: list[float]) -> dict[str, float]:
-    return {k: v * 1000 for k, v in summarize(seconds).items() if k != "runs"}
 
 
 def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
@@ -78,9 +72,9 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
             "backend": name,
             "viewers": len(viewers),
             "reads": len(reads),
-            "read_ms": _ms(reads),
-            "read_render_ms": _ms(rendered),
-            "rebuild_ms": _ms(rebuild),
+            "read_ms": milliseconds(reads),
+            "read_render_ms": milliseconds(rendered),
+            "rebuild_ms": milliseconds(rebuild),
         }
     finally:
         runtime.close()
@@ -88,11 +82,9 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="bench")
-    parser.add_argument("--seed", type=int, default=1)
+    world_arguments(parser)
     parser.add_argument("--viewers", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--backends", default="memory,redis")
     args = parser.parse_args(argv)
     results = per_backend(args.backends, lambda name, url: bench_backend(name, url, args))
     rows = [

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,14 @@ def bench_data_dir(size: str = "bench", seed: int = 1) -> Path:
         finally:
             store.close()
     return data_dir
+
+
+def world_arguments(parser: argparse.ArgumentParser, *, backends: bool = True) -> None:
+    """The options the benchmarks on the world share."""
+    parser.add_argument("--size", default="bench", help="world size")
+    parser.add_argument("--seed", type=int, default=1, help="world seed")
+    if backends:
+        parser.add_argument("--backends", default="memory,redis", help="'memory' and/or 'redis'")
 
 
 def bench_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -21,12 +21,18 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.common import machine, markdown_table, write_results
-from bench.world import AccountTable, account_table, bench_data_dir, bench_settings
+from bench.world import (
+    AccountTable,
+    account_table,
+    bench_data_dir,
+    bench_settings,
+    world_arguments,
+)
 from starling.cache.backends import open_cache
 from starling.ids import IdGenerator, now_ms
 from starling.localredis import private_redis
 from starling.runtime import open_runtime
-from starling.world.spec import DAY_MS, SIZES
+from starling.world.spec import SIZES
 
 REDIS_SAMPLE = 2_000
 
@@ -45,7 +51,7 @@ def simulate_day(args: argparse.Namespace) -> dict[str, Any]:
     try:
         table = account_table(runtime.store, data_dir)
         threshold = runtime.policy.current()
-        active_since = now_ms() - int(runtime.settings.active_days * DAY_MS)
+        active_since = runtime.settings.active_since()
         active = table.ids[table.last_active >= active_since]
         for user in tqdm(active.tolist(), desc="active timelines", unit="acct"):
             runtime.cache.timelines.replace(user, [])
@@ -133,8 +139,7 @@ def report(r: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="bench")
-    parser.add_argument("--seed", type=int, default=1)
+    world_arguments(parser, backends=False)  # the day runs in-process
     args = parser.parse_args(argv)
     results = simulate_day(args)
     print(f"Writes saved, one simulated day on the {args.size} world. {machine()}\n")

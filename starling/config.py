@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from starling.ids import now_ms
+
+DAY_MS = 24 * 3600 * 1000
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "0.0.0.0", "localhost")
 
 
@@ -69,6 +72,11 @@ class Settings(BaseSettings):
             return self.domain
         host = "localhost" if self.host in LOOPBACK_HOSTS else self.host
         return f"{host}:{self.port}"
+
+    def active_since(self) -> int:
+        """The time (ms) after which an account counts as recently active: fan-out pushes
+        only to such followers, and a timeline idle longer is rebuilt on its next read."""
+        return now_ms() - int(self.active_days * DAY_MS)
 
     @property
     def store_path(self) -> Path:

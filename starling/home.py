@@ -31,7 +31,6 @@ RECENT_FOLLOW_POSTS = 20
 REBUILD_POSTS_PER_AUTHOR = 40
 REBUILD_CATCH_UP_SLACK_MS = 5_000
 LOCK_STRIPES = 64
-DAY_MS = 24 * 3600 * 1000
 
 
 class HomeTimeline:
@@ -165,7 +164,7 @@ class HomeTimeline:
 
     def _was_inactive(self, viewer_id: int) -> bool:
         account = self.store.get_accounts([viewer_id]).get(viewer_id)
-        cutoff = now_ms() - int(self.settings.active_days * DAY_MS)
+        cutoff = self.settings.active_since()
         return account is None or account.last_active_at < cutoff
 
     def _rebuild(self, viewer_id: int, following: IdArray) -> None:

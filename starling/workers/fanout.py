@@ -24,8 +24,6 @@ from starling.model import Event
 from starling.store.base import IdArray, Store
 from starling.workers.base import Worker
 
-DAY_MS = 24 * HOUR_MS
-
 
 @dataclass(frozen=True)
 class Fanned:
@@ -109,7 +107,7 @@ class FanoutWorker(Worker):
     def _push_to_followers(
         self, payload: Mapping[str, object], author_id: int, post_id: int, source_id: int
     ) -> int:
-        active_since = now_ms() - int(self.settings.active_days * DAY_MS)
+        active_since = self.settings.active_since()
         # Mastodon's rule: a reply to someone else reaches only followers of both.
         audience = self._reply_audience(payload, author_id)
         writes = 0
