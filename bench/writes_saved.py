@@ -29,8 +29,10 @@ from bench.world import (
     world_arguments,
 )
 from starling.cache.backends import open_cache
+from starling.events import PostCreated
 from starling.ids import IdGenerator, now_ms
 from starling.localredis import private_redis
+from starling.model import Account, Post
 from starling.runtime import open_runtime
 from starling.world.spec import SIZES
 
@@ -65,8 +67,9 @@ def simulate_day(args: argparse.Namespace) -> dict[str, Any]:
             author, followers = int(table.ids[row]), int(table.followers[row])
             for _ in range(int(posts[row])):
                 post_id = ids.next_id()
-                payload = {"id": post_id, "author_id": author, "created_at": now_ms()}
-                fanned = runtime.fanout.fan_out(payload, followers, threshold)
+                post = Post(id=post_id, author_id=author, text="", created_at=now_ms())
+                created = PostCreated.of(post, Account(author, "", "", 0), None)
+                fanned = runtime.fanout.fan_out(created, followers, threshold)
                 hybrid[bool(celebrity[row])] += fanned.timeline_writes
         seconds = time.perf_counter() - started
         naive = posts * table.followers

@@ -15,18 +15,25 @@ from starling import auth, text
 from starling.cache.backends import CacheBackends
 from starling.config import Settings
 from starling.errors import Forbidden, Invalid, NotFound
+from starling.events import (
+    AccountCreated,
+    FollowCreated,
+    FollowDeleted,
+    LikeCreated,
+    LikeDeleted,
+    PostCreated,
+    PostDeleted,
+)
 from starling.ids import IdGenerator, ms_of, now_ms
 from starling.model import FAVOURITES, REBLOGS, Account, App, Follow, Post, Token
 from starling.store.base import Conflict, Store
+from starling.visibility import VISIBILITIES, may_repost
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 IDEMPOTENCY_TTL_MS = IDEMPOTENCY_TTL_S * 1000
 # A claim outlives its request only this long, so a crash mid-request frees the key soon.
 IDEMPOTENCY_CLAIM_TTL_S = 60
 IDEMPOTENCY_WAIT_S = 10.0
-ACTIVITY_WRITE_EVERY_MS = 3600 * 1000
-TOUCHED_KEPT = 100_000  # activity marks held before stale ones are swept
-VISIBILITIES = ("public", "unlisted", "private", "direct")
 MAX_MENTIONS = 20
 
 
@@ -45,8 +52,6 @@ class Actions:
         self.ids = ids
         self.settings = settings
         self._after_write = after_write or (lambda: None)
-        self._touched: dict[int, int] = {}
-        self._sweep_at = TOUCHED_KEPT
 
     # Accounts and auth
 
@@ -78,7 +83,7 @@ class Actions:
         try:
             with self.store.transaction() as tx:
                 tx.insert_account(account, password_hash)
-                tx.emit("account.created", {"id": account_id, "username": username}, now)
+                tx.emit(AccountCreated.of(account))
         except Conflict:
             raise Invalid("Validation failed: Username has already been taken") from None
         self._after_write()
@@ -125,26 +130,6 @@ class Actions:
     def revoke_token(self, token_hash: str) -> None:
         with self.store.transaction() as tx:
             tx.delete_token(token_hash)
-
-    def touch(self, account_id: int) -> None:
-        """Marks an account active; written at most hourly per account per process."""
-        now = now_ms()
-        if now - self._touched.get(account_id, 0) < ACTIVITY_WRITE_EVERY_MS:
-            return
-        with self.store.transaction() as tx:
-            tx.set_last_active(account_id, now)
-        if len(self._touched) >= self._sweep_at:
-            # Forget marks older than the hour: they no longer throttle anything. The next
-            # sweep waits until the map doubles, so sweeping stays amortised O(1).
-            self._touched = {
-                a: t for a, t in self._touched.items() if now - t < ACTIVITY_WRITE_EVERY_MS
-            }
-            self._sweep_at = max(TOUCHED_KEPT, 2 * len(self._touched))
-        self._touched[account_id] = now
-
-    def recently_touched(self, account_id: int) -> bool:
-        """True when this process marked the account active within the hour."""
-        return now_ms() - self._touched.get(account_id, 0) < ACTIVITY_WRITE_EVERY_MS
 
     # Posts
 
@@ -193,6 +178,7 @@ class Actions:
             raise Invalid(str(exc)) from None
         if visibility not in VISIBILITIES:
             raise Invalid(f"Validation failed: Visibility must be one of {', '.join(VISIBILITIES)}")
+        author = self._account(author_id)
         reply_to_account_id = None
         if reply_to_id is not None:
             parent = self._live_post(reply_to_id)
@@ -221,7 +207,7 @@ class Actions:
                     if made != post.id:
                         raise _Replayed(made)  # rolls the transaction back
                 tx.insert_post(post)
-                tx.emit("post.created", _post_payload(post), post.created_at)
+                tx.emit(PostCreated.of(post, author, None))
         except _Replayed as replayed:
             return self._post(replayed.post_id)
         for name in (FAVOURITES, REBLOGS):
@@ -260,15 +246,17 @@ class Actions:
         post = self._live_post(post_id)
         if post.author_id != account_id:
             raise Forbidden("This action is not allowed")
-        return self._tombstone(post)
+        source = None if post.repost_of_id is None else self._post(post.repost_of_id)
+        return self._tombstone(post, None if source is None else source.author_id)
 
-    def _tombstone(self, post: Post) -> Post:
+    def _tombstone(self, post: Post, repost_of_author_id: int | None) -> Post:
+        author = self._account(post.author_id)
         now = now_ms()
         with self.store.transaction() as tx:
             deleted = tx.tombstone_post(post.id, now)
             if deleted is None:
                 raise NotFound("Record not found")
-            tx.emit("post.deleted", _post_payload(deleted), now)
+            tx.emit(PostDeleted.of(deleted, author, repost_of_author_id))
         if deleted.repost_of_id is not None:
             self._count(REBLOGS, deleted.repost_of_id, -1)
             self.cache.sets.discard(_reposts_set(deleted.author_id), deleted.repost_of_id)
@@ -284,9 +272,7 @@ class Actions:
         now = now_ms()
         with self.store.transaction() as tx:
             if tx.insert_follow(Follow(follower_id, followee_id, now, notify)):
-                tx.emit(
-                    "follow.created", {"follower_id": follower_id, "followee_id": followee_id}, now
-                )
+                tx.emit(FollowCreated(follower_id, followee_id, now))
         self._after_write()
 
     def unfollow(self, follower_id: int, followee_id: int) -> None:
@@ -294,9 +280,7 @@ class Actions:
         now = now_ms()
         with self.store.transaction() as tx:
             if tx.delete_follow(follower_id, followee_id):
-                tx.emit(
-                    "follow.deleted", {"follower_id": follower_id, "followee_id": followee_id}, now
-                )
+                tx.emit(FollowDeleted(follower_id, followee_id, now))
         self._after_write()
 
     # Engagements
@@ -307,7 +291,7 @@ class Actions:
         with self.store.transaction() as tx:
             created = tx.insert_like(account_id, post.id, now)
             if created:
-                tx.emit("like.created", {"account_id": account_id, "post_id": post.id}, now)
+                tx.emit(LikeCreated(post.id, post.author_id, account_id, now))
         if created:
             self._count(FAVOURITES, post.id, 1)
             self._after_write()
@@ -319,7 +303,7 @@ class Actions:
         with self.store.transaction() as tx:
             removed = tx.delete_like(account_id, post.id)
             if removed:
-                tx.emit("like.deleted", {"account_id": account_id, "post_id": post.id}, now)
+                tx.emit(LikeDeleted(post.id, post.author_id, account_id, now))
         if removed:
             self._count(FAVOURITES, post.id, -1)
             self._after_write()
@@ -332,8 +316,9 @@ class Actions:
         reposts is the authority, so a stale set after a restart cannot let a double in.
         """
         source = self._source_of(self._live_post(post_id))
-        if source.visibility in ("private", "direct"):
+        if not may_repost(source.visibility):
             raise Forbidden("This action is not allowed")
+        author = self._account(account_id)
         if not self.cache.sets.add(_reposts_set(account_id), source.id):
             existing = self.store.reposts_of([source.id], [account_id])
             if existing:
@@ -350,7 +335,7 @@ class Actions:
         try:
             with self.store.transaction() as tx:
                 tx.insert_post(repost)
-                tx.emit("post.created", _post_payload(repost), repost.created_at)
+                tx.emit(PostCreated.of(repost, author, source.author_id))
         except Conflict:
             return self.store.reposts_of([source.id], [account_id])[0]
         self._count(REBLOGS, source.id, 1)
@@ -360,7 +345,7 @@ class Actions:
     def unrepost(self, account_id: int, post_id: int) -> Post:
         source = self._source_of(self._post(post_id))
         for repost in self.store.reposts_of([source.id], [account_id]):
-            self._tombstone(repost)
+            self._tombstone(repost, source.author_id)
         return source
 
     def _count(self, name: str, post_id: int, delta: int) -> None:
@@ -408,17 +393,3 @@ class _Replayed(Exception):
 
 def _reposts_set(account_id: int) -> str:
     return f"user_reposts:{account_id}"
-
-
-def _post_payload(post: Post) -> dict[str, int | str | bool | list[int] | list[str] | None]:
-    return {
-        "id": post.id,
-        "author_id": post.author_id,
-        "repost_of_id": post.repost_of_id,
-        "reply_to_id": post.reply_to_id,
-        "reply_to_account_id": post.reply_to_account_id,
-        "visibility": post.visibility,
-        "hashtags": list(post.hashtags),
-        "mentions": list(post.mentions),
-        "created_at": post.created_at,
-    }

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starling.config import Settings
+from starling.workers.registry import WORKERS
 
 if TYPE_CHECKING:
     from starling.runtime import Runtime
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     worker = sub.add_parser("worker", help="run one log consumer in this process")
-    worker.add_argument("name", help="fanout, graph or counts")
+    worker.add_argument("name", help="one of: " + ", ".join(WORKERS))
     _add_settings(worker)
     worker.set_defaults(run=_worker)
 
@@ -183,14 +184,14 @@ def _worker(args: argparse.Namespace) -> int:
     from starling.runtime import open_runtime
 
     settings = _settings(args)
-    runtime = open_runtime(settings, workers="none")
-    worker = runtime.workers.get(args.name)
-    if worker is None:
-        print(f"unknown worker {args.name!r}; one of {', '.join(runtime.workers)}")
+    if args.name not in WORKERS:
+        print(f"unknown worker {args.name!r}; one of {', '.join(WORKERS)}")
         return 2
     if settings.redis_url is None and args.name != "counts":
         print("a separate worker process needs STARLING_REDIS_URL: the cache must be shared")
         return 2
+    runtime = open_runtime(settings, workers="none")
+    worker = runtime.workers[args.name]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -212,13 +213,13 @@ def _world_generate(args: argparse.Namespace) -> int:
 
 
 def _generate(settings: Settings, size: str, seed: int) -> object:
-    from starling.store.sqlite import SqliteStore
+    from starling.store.open import open_store
     from starling.world.generate import generate
 
     if settings.store_path.exists():
         raise FileExistsError(f"{settings.store_path} exists; generate into an empty data dir")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(settings.store_path)
+    store = open_store(settings.store_location)
     try:
         return generate(store, settings.data_dir, size, seed)
     finally:

@@ -21,8 +21,21 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the API listens on")
     port: int = Field(8080, description="port the API listens on")
     domain: str = Field("", description="instance domain shown to clients; empty: HOST:PORT")
+    store_url: str | None = Field(
+        None,
+        description="store of record: sqlite:///PATH or postgresql://...; unset: SQLite in"
+        " the data dir",
+    )
+    log_url: str | None = Field(
+        None, description="event log: redis://... for Redis Streams; unset: the store's outbox"
+    )
+    log_claim_after_s: float = Field(
+        10.0, description="seconds after which a silent consumer's events go to another"
+    )
     redis_url: str | None = Field(
-        None, description="Redis for the timeline cache and counters; unset means in-process"
+        None,
+        description="Redis (one server or a cluster) for the timeline cache and counters;"
+        " unset means in-process",
     )
     redis_prefix: str = Field("", description="prefix of every Redis key (several instances)")
     celebrity_threshold: int = Field(
@@ -81,3 +94,8 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         return self.data_dir / "starling.sqlite3"
+
+    @property
+    def store_location(self) -> str:
+        """The store URL: the setting, else the SQLite file in the data dir."""
+        return self.store_url or f"sqlite:///{self.store_path}"

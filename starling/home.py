@@ -18,12 +18,13 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from starling import metrics
-from starling.actions import Actions
+from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends
 from starling.config import Settings
 from starling.ids import id_at, now_ms
 from starling.model import Post
 from starling.store.base import IdArray, Store
+from starling.visibility import addressed_to, reaches_followers
 
 CELEBRITY_POSTS = 20
 RECENT_FOLLOW_MS = 5 * 60 * 1000
@@ -35,11 +36,11 @@ LOCK_STRIPES = 64
 
 class HomeTimeline:
     def __init__(
-        self, store: Store, cache: CacheBackends, actions: Actions, settings: Settings
+        self, store: Store, cache: CacheBackends, activity: ActivityMarks, settings: Settings
     ) -> None:
         self.store = store
         self.cache = cache
-        self.actions = actions
+        self.activity = activity
         self.settings = settings
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self.rebuilds = 0
@@ -105,8 +106,8 @@ class HomeTimeline:
         def shown(post: Post) -> bool:
             if post.deleted_at is not None:
                 return False
-            if post.visibility == "direct":
-                return post.author_id == viewer_id or viewer_id in post.mentions
+            if not reaches_followers(post.visibility):
+                return addressed_to(post, viewer_id)
             return post.author_id in allowed_set
 
         posts = [found[i] for i in candidates if i in found and shown(found[i])]
@@ -152,7 +153,7 @@ class HomeTimeline:
 
     def _ensure_timeline(self, viewer_id: int, following: IdArray) -> None:
         """Rebuild when missing, or when the viewer was inactive (pushes skipped them)."""
-        fresh = self.actions.recently_touched(viewer_id)
+        fresh = self.activity.recently_touched(viewer_id)
         if fresh and self.cache.timelines.exists(viewer_id):
             return
         with self._locks[viewer_id % LOCK_STRIPES]:
@@ -160,7 +161,7 @@ class HomeTimeline:
                 self.cache.timelines.delete([viewer_id])
             if not self.cache.timelines.exists(viewer_id):
                 self._rebuild(viewer_id, following)
-            self.actions.touch(viewer_id)
+            self.activity.touch(viewer_id)
 
     def _was_inactive(self, viewer_id: int) -> bool:
         account = self.store.get_accounts([viewer_id]).get(viewer_id)
@@ -188,7 +189,7 @@ def _entries(posts: Iterable[Post], limit: int) -> list[tuple[int, int]]:
     entries: list[tuple[int, int]] = []
     seen_sources: set[int] = set()
     for post in sorted(posts, key=lambda p: p.id, reverse=True):
-        if post.visibility == "direct" or post.source_id in seen_sources:
+        if not reaches_followers(post.visibility) or post.source_id in seen_sources:
             continue
         seen_sources.add(post.source_id)
         entries.append((post.id, post.source_id))

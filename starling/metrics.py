@@ -14,9 +14,10 @@ FANOUT_TIMELINE_WRITES = Counter(
     "Home-timeline entries written by fan-out",
     registry=REGISTRY,
 )
-FANOUT_BACKLOG = Gauge(
-    "starling_fanout_backlog",
-    "Events in the log not yet applied by the fan-out worker",
+WORKER_BACKLOG = Gauge(
+    "starling_worker_backlog",
+    "Events in the log not yet applied by each worker's group",
+    ["worker"],
     registry=REGISTRY,
 )
 CELEBRITY_THRESHOLD = Gauge(

@@ -89,16 +89,6 @@ class Follow:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """One entry of the event log. `offset` is assigned by the log (1-based, dense)."""
-
-    type: str
-    payload: dict[str, int | str | bool | list[int] | list[str] | None]
-    ts: int
-    offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class Relationship:
     id: int
     following: bool = False

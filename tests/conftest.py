@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures_redis",
     "tests.fixtures_runtime",
     "tests.fixtures_api",
+    "tests.fixtures_eventlog",
 ]

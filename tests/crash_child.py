@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from starling.config import Settings
-from starling.model import Event
+from starling.events import Event
 from starling.runtime import open_runtime
 
 
@@ -27,8 +27,13 @@ def post_forever(data_dir: Path) -> None:
         i += 1
 
 
-def fan_out_then_die(data_dir: Path, redis_url: str, die_after: int) -> None:
-    settings = Settings(data_dir=data_dir, redis_url=redis_url, redis_prefix=f"{data_dir.name}:")
+def fan_out_then_die(data_dir: Path, redis_url: str, die_after: int, claim_after_s: float) -> None:
+    settings = Settings(
+        data_dir=data_dir,
+        redis_url=redis_url,
+        redis_prefix=f"{data_dir.name}:",
+        log_claim_after_s=claim_after_s,
+    )
     runtime = open_runtime(settings, workers="none")
     worker = runtime.fanout
     worker.batch_size = 10
@@ -50,4 +55,4 @@ if __name__ == "__main__":
     if mode == "post":
         post_forever(directory)
     else:
-        fan_out_then_die(directory, sys.argv[3], int(sys.argv[4]))
+        fan_out_then_die(directory, sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))

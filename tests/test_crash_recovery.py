@@ -6,10 +6,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from starling.config import Settings
+from starling.events import PostCreated
 from starling.runtime import open_runtime
+
+CLAIM_AFTER_S = 1.0
 
 
 def _child(*args: str) -> subprocess.Popen[str]:
@@ -34,8 +38,8 @@ def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
         stored = runtime.store.get_posts(acked)
         assert sorted(stored) == sorted(acked)
         # Every stored post has its event: the log and the store commit together.
-        events = runtime.log.read(0, 10_000)
-        logged = {int(str(e.payload["id"])) for e in events if e.type == "post.created"}
+        entries = runtime.log.replay(0, None, 10_000)
+        logged = {e.event.id for e in entries if isinstance(e.event, PostCreated)}
         assert logged == {p.id for p in runtime.store.account_posts(_author(runtime), limit=10_000)}
         # Ids keep increasing after the restart.
         assert runtime.ids.next_id() > max(acked)
@@ -50,7 +54,12 @@ def _author(runtime: object) -> int:
 
 
 def test_fanout_resumes_from_committed_offset_after_kill_9(tmp_path: Path, redis_url: str) -> None:
-    settings = Settings(data_dir=tmp_path, redis_url=redis_url, redis_prefix=f"{tmp_path.name}:")
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=redis_url,
+        redis_prefix=f"{tmp_path.name}:",
+        log_claim_after_s=CLAIM_AFTER_S,
+    )
     runtime = open_runtime(settings, workers="none")
     author = runtime.actions.register("author", None)
     fans = [runtime.actions.register(f"fan{i}", None) for i in range(5)]
@@ -61,16 +70,20 @@ def test_fanout_resumes_from_committed_offset_after_kill_9(tmp_path: Path, redis
     posts = [runtime.actions.post(author.id, f"post {i}").id for i in range(45)]
     runtime.close()
 
-    with _child("fanout", str(tmp_path), redis_url, "3") as child:
+    with _child("fanout", str(tmp_path), redis_url, "3", str(CLAIM_AFTER_S)) as child:
         child.wait()
     assert child.returncode == -signal.SIGKILL
 
     runtime = open_runtime(settings, workers="none")
     try:
-        committed = runtime.log.committed("fanout")
-        assert 0 < committed < runtime.log.last_offset()  # died mid-way, batch 3 uncommitted
+        # Died mid-way: batch 3 applied but not committed, and the dead consumer's claim
+        # on the group still stands until it times out.
+        backlog = runtime.log.lag("fanout")
+        assert 0 < backlog < len(posts) + len(fans) + 6
+        assert runtime.fanout.run_once() == 0
+        time.sleep(CLAIM_AFTER_S)
         runtime.fanout.drain()
-        assert runtime.log.committed("fanout") == runtime.log.last_offset()
+        assert runtime.log.lag("fanout") == 0
         for fan in fans:
             assert runtime.cache.timelines.range(fan.id, limit=800) == posts[::-1]
     finally:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starling import metrics
+from starling.events import PostCreated
 from starling.fanout_policy import FanoutFlags
 from starling.ids import now_ms
-from starling.model import Account
+from starling.model import Account, Post
 from starling.runtime import Runtime
 from tests.counting import Counting
 from tests.fixtures_runtime import RuntimeFactory
@@ -39,8 +40,9 @@ def test_small_author_is_pushed_to_each_active_follower(
 def test_fanout_reports_writes_per_post(runtime: Runtime, accounts: Accounts) -> None:
     author, *followers = accounts(6)
     _follow_all(runtime, followers, author)
+    post = Post(id=99, author_id=author.id, text="", created_at=now_ms())
     fanned = runtime.fanout.fan_out(
-        {"id": 99, "author_id": author.id, "created_at": now_ms(), "visibility": "public"},
+        PostCreated.of(post, author, None),
         followers_count=5,
         threshold=runtime.policy.current(),
     )
@@ -132,12 +134,12 @@ def test_metrics_are_exposed(runtime: Runtime, accounts: Accounts) -> None:
     names = {m.name for m in metrics.REGISTRY.collect()}
     assert {
         "starling_fanout_timeline_writes",
-        "starling_fanout_backlog",
+        "starling_worker_backlog",
         "starling_celebrity_threshold",
         "starling_post_to_timeline_seconds",
         "starling_timeline_read_seconds",
     } <= names
-    assert metrics.FANOUT_BACKLOG._value.get() == 0
+    assert metrics.WORKER_BACKLOG.labels("fanout")._value.get() == 0
 
 
 def test_a_batch_costs_one_account_read_and_one_follower_scan_per_post(
@@ -169,4 +171,5 @@ def test_a_batch_costs_one_account_read_and_one_follower_scan_per_post(
     assert store.calls == {"get_accounts": 1, "iter_follower_chunks": 12}
     # Chunks of two: three pushes to followers, one to the author's own timeline, per post.
     assert timelines.calls == {"push": 12 * 4}
-    assert log.calls["last_offset"] == 2  # the threshold's backlog and the gauge, per batch
+    # One read and one commit per batch, and the backlog gauge's lag.
+    assert log.calls == {"read": 1, "commit": 1, "lag": 1}

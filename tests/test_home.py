@@ -150,7 +150,7 @@ def test_store_calls_per_read_are_pinned(runtime: Runtime, accounts: Accounts) -
         runtime.actions.post(author.id, f"from {author.username}")
     runtime.home.read(viewer.id)
     store = Counting(runtime.store)
-    home = HomeTimeline(store, runtime.cache, runtime.actions, runtime.settings)
+    home = HomeTimeline(store, runtime.cache, runtime.activity, runtime.settings)
     store.reset()
     assert len(home.read(viewer.id, limit=20)) == 20
     # Whatever the page size: the follow set, the follows of the last five minutes, their
@@ -177,7 +177,7 @@ def test_store_calls_per_read_without_recent_follows(runtime: Runtime) -> None:
         runtime.actions.post(author.id, "steady state")
     runtime.home.read(viewer.id)
     store = Counting(runtime.store)
-    home = HomeTimeline(store, runtime.cache, runtime.actions, runtime.settings)
+    home = HomeTimeline(store, runtime.cache, runtime.activity, runtime.settings)
     assert len(home.read(viewer.id, limit=20)) == 20
     assert store.calls == {"following": 1, "follows_since": 1, "get_posts": 1}
 
@@ -246,7 +246,7 @@ def test_post_fanned_out_during_a_rebuild_is_not_lost(runtime: Runtime, accounts
             return found
 
     home = HomeTimeline(
-        PostsWhileRebuilding(store), runtime.cache, runtime.actions, runtime.settings
+        PostsWhileRebuilding(store), runtime.cache, runtime.activity, runtime.settings
     )
     assert not runtime.cache.timelines.exists(viewer.id)
     home._rebuild(viewer.id, store.following(viewer.id))

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
+from starling.events import FollowCreated
 from starling.model import Account, App, Follow, Post, Token
 from starling.store import sqlite as sqlite_store
 from starling.store.base import Conflict, IdArray, StoreError
@@ -139,7 +140,7 @@ def test_failed_transaction_leaves_nothing(store: SqliteStore) -> None:
     add_accounts(store, 1)
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.insert_post(post(10, 1))
-        tx.emit("post.created", {"id": 10}, 10)
+        tx.emit(FollowCreated(1, 2, 10))
         raise RuntimeError("action failed after writing")
     assert store.get_posts([10]) == {}
     assert store.get_accounts([1])[1].statuses_count == 0
@@ -152,9 +153,9 @@ def test_on_commit_runs_only_after_commits_that_emitted(tmp_path: Path) -> None:
     try:
         add_accounts(store, 1)
         with store.transaction() as tx:
-            tx.emit("x", {}, 1)
+            tx.emit(FollowCreated(1, 2, 1))
         with pytest.raises(RuntimeError), store.transaction() as tx:
-            tx.emit("x", {}, 2)
+            tx.emit(FollowCreated(1, 2, 2))
             raise RuntimeError
     finally:
         store.close()

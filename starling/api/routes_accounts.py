@@ -15,11 +15,11 @@ from starling.api.forms import Form, parse_uint, parsed, record_id
 from starling.api.paging import Paged, add_link
 from starling.api.render import Entity, account, base_url, credential_account, relationship, token
 from starling.api.statuses import render_statuses
-from starling.api.visibility import visible
 from starling.errors import NotFound
 from starling.ids import now_ms
 from starling.model import Account, Token
 from starling.runtime import Runtime
+from starling.visibility import visible
 
 router = APIRouter(tags=["accounts"])
 

@@ -11,10 +11,10 @@ from starling.api.errors import ApiError
 from starling.api.forms import Form, parsed, record_id
 from starling.api.render import Entity
 from starling.api.statuses import render_statuses
-from starling.api.visibility import visible
 from starling.errors import NotFound
 from starling.model import Post
 from starling.runtime import Runtime
+from starling.visibility import visible
 
 router = APIRouter(tags=["statuses"])
 MAX_IDEMPOTENCY_KEY = 200

@@ -7,17 +7,17 @@ and lose its event, or the reverse. See docs/subsystems/store.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from starling.events import Event
 from starling.model import Account, App, Follow, Post, Relationship, Token, ViewerState
 
 IdArray = npt.NDArray[np.int64]
-Payload = dict[str, int | str | bool | list[int] | list[str] | None]
 
 
 class StoreError(Exception):
@@ -75,12 +75,16 @@ class Transaction(Protocol):
     def set_post_counts(self, counts: Iterable[tuple[int, int, int]]) -> None:
         """(post_id, favourites_count, reblogs_count) rows from the reconciliation job."""
 
-    def emit(self, event_type: str, payload: Payload, ts: int) -> None:
+    def emit(self, event: Event) -> None:
         """Appends an event to the log; it becomes visible when the transaction commits."""
 
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def add_commit_listener(self, callback: Callable[[], None]) -> None:
+        """Runs callback after each commit in this process that emitted events (it wakes
+        the outbox log's readers at once instead of at their next poll)."""
 
     # Accounts and auth
     def get_accounts(self, ids: Iterable[int]) -> dict[int, Account]: ...

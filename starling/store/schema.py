@@ -123,7 +123,21 @@ _V3_IDEMPOTENCY_KEYS: Migration = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_PENDING_INDEXES, _V3_IDEMPOTENCY_KEYS)
+# Which consumer of a group reads the outbox now, and until when (eventlog/outbox.py).
+_V4_CONSUMER_LEASES: Migration = (
+    """CREATE TABLE consumer_leases (
+        grp TEXT PRIMARY KEY,
+        consumer TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _V1_CORE,
+    _V2_PENDING_INDEXES,
+    _V3_IDEMPOTENCY_KEYS,
+    _V4_CONSUMER_LEASES,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 

@@ -45,9 +45,13 @@ class SqliteStore:
     """See store.base.Store. `on_commit` runs after each commit that emitted events."""
 
     def __init__(self, path: Path, *, on_commit: Callable[[], None] | None = None) -> None:
+        self.path = path
         self._conns = ThreadConnections(path)
-        self._on_commit = on_commit
+        self._commit_listeners = [] if on_commit is None else [on_commit]
         self._indexes_pending = False
+
+    def add_commit_listener(self, callback: Callable[[], None]) -> None:
+        self._commit_listeners.append(callback)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -60,8 +64,9 @@ class SqliteStore:
         tx = SqliteTransaction(conn)
         with atomic(conn):
             yield tx
-        if tx.emitted and self._on_commit is not None:
-            self._on_commit()
+        if tx.emitted:
+            for listener in self._commit_listeners:
+                listener()
 
     # Accounts and auth
 

@@ -6,8 +6,8 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
+from starling.events import Event, to_payload
 from starling.model import Account, App, Follow, Post, Token
-from starling.store.base import Payload
 from starling.store.sqlite_rows import (
     INSERT_ACCOUNT,
     INSERT_FOLLOW,
@@ -154,9 +154,9 @@ class SqliteTransaction:
             ((likes, reposts, post_id) for post_id, likes, reposts in counts),
         )
 
-    def emit(self, event_type: str, payload: Payload, ts: int) -> None:
+    def emit(self, event: Event) -> None:
         self._conn.execute(
             "INSERT INTO events (type, payload, ts) VALUES (?, ?, ?)",
-            (event_type, json.dumps(payload, separators=(",", ":")), ts),
+            (event.TYPE, json.dumps(to_payload(event), separators=(",", ":")), event.ts),
         )
         self.emitted = True

@@ -1,19 +1,23 @@
-"""The base every log consumer shares: offsets, batching, retries, metrics, shutdown.
+"""The base every log consumer shares: reading as one consumer of its group, batching,
+retries, metrics and shutdown.
 
-A worker reads a batch after its group's committed offset, applies it, then commits the
-batch's last offset. A crash between apply and commit replays the batch, so `apply` must
-be idempotent. See docs/subsystems/workers.md.
+A worker reads a batch for its group, applies it, then commits it. A crash between apply
+and commit hands the batch to another consumer of the group (or to this one restarted),
+so `apply` must be idempotent. See docs/subsystems/workers.md.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from abc import ABC, abstractmethod
 
 from starling import metrics
 from starling.eventlog.base import EventLog
-from starling.model import Event
+from starling.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,8 @@ class Worker(ABC):
 
     def __init__(self, log: EventLog) -> None:
         self.log = log
+        # Unique per instance: the log tells this consumer's entries from its peers'.
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
 
     @abstractmethod
@@ -37,18 +43,22 @@ class Worker(ABC):
         """Periodic work with no event to trigger it."""
 
     def backlog(self) -> int:
-        return self.log.last_offset() - self.log.committed(self.name)
+        """Events the group has not applied yet; also published as a gauge."""
+        lag = self.log.lag(self.name)
+        metrics.WORKER_BACKLOG.labels(self.name).set(lag)
+        return lag
 
     def run_once(self) -> int:
         """Applies one batch; returns how many events it held (0 when caught up)."""
         with self._lock:
-            events = self.log.read(self.log.committed(self.name), self.batch_size)
-            if not events:
+            entries = self.log.read(self.name, self.consumer, self.batch_size)
+            if not entries:
                 return 0
-            self.apply(events)
-            self.log.commit(self.name, events[-1].offset)
-        metrics.WORKER_EVENTS.labels(self.name).inc(len(events))
-        return len(events)
+            self.apply([entry.event for entry in entries])
+            self.log.commit(self.name, self.consumer, entries)
+        metrics.WORKER_EVENTS.labels(self.name).inc(len(entries))
+        self.backlog()
+        return len(entries)
 
     def drain(self) -> None:
         while self.run_once():
@@ -69,4 +79,5 @@ class Worker(ABC):
                 continue
             if not applied:
                 self.tick()
-                self.log.wait(self.log.committed(self.name), self.tick_every_s)
+                self.log.wait(self.name, self.consumer, self.tick_every_s)
+        self.log.release(self.name, self.consumer)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from starling.cache.backends import CacheBackends
 from starling.eventlog.base import EventLog
-from starling.model import FAVOURITES, REBLOGS, Event
+from starling.events import Event, LikeCreated, LikeDeleted, PostCreated, PostDeleted
+from starling.model import FAVOURITES, REBLOGS
 from starling.store.base import Store
 from starling.workers.base import Worker
-
-ENGAGEMENT_EVENTS = ("like.created", "like.deleted", "post.created", "post.deleted")
 
 
 class CountsWorker(Worker):
@@ -30,9 +29,8 @@ class CountsWorker(Worker):
         self._suspect: dict[tuple[str, int], int] = {}
 
     def apply(self, events: list[Event]) -> None:
-        touched = {_engaged_post(e) for e in events if e.type in ENGAGEMENT_EVENTS}
-        touched.discard(None)
-        self.reconcile(sorted(p for p in touched if p is not None))
+        touched = {post for post in map(_engaged_post, events) if post is not None}
+        self.reconcile(sorted(touched))
 
     def tick(self) -> None:
         self.reconcile(sorted({post for _, post in self._suspect}))
@@ -63,7 +61,8 @@ class CountsWorker(Worker):
 
 def _engaged_post(event: Event) -> int | None:
     """The post whose counts an event changes: the liked post, or a repost's original."""
-    if event.type.startswith("like."):
-        return int(str(event.payload["post_id"]))
-    source = event.payload.get("repost_of_id")
-    return None if source is None else int(str(source))
+    if isinstance(event, LikeCreated | LikeDeleted):
+        return event.post_id
+    if isinstance(event, PostCreated | PostDeleted):
+        return event.repost_of_id
+    return None

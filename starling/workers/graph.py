@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from starling.cache.backends import CacheBackends
 from starling.eventlog.base import EventLog
-from starling.model import Event
+from starling.events import Event, FollowCreated, FollowDeleted
 from starling.store.base import Store
+from starling.visibility import reaches_followers
 from starling.workers.base import Worker
 
 MERGE_POSTS = 200
@@ -28,20 +29,18 @@ class GraphWorker(Worker):
 
     def apply(self, events: list[Event]) -> None:
         for event in events:
-            if event.type not in ("follow.created", "follow.deleted"):
+            if not isinstance(event, FollowCreated | FollowDeleted):
                 continue
-            follower = int(str(event.payload["follower_id"]))
-            followee = int(str(event.payload["followee_id"]))
-            if not self.cache.timelines.exists(follower):
+            if not self.cache.timelines.exists(event.follower_id):
                 continue
-            if event.type == "follow.created":
-                self._merge(follower, followee)
+            if isinstance(event, FollowCreated):
+                self._merge(event.follower_id, event.followee_id)
             else:
-                self._unmerge(follower, followee)
+                self._unmerge(event.follower_id, event.followee_id)
 
     def _merge(self, follower: int, followee: int) -> None:
         posts = self.store.latest_posts_by_authors([followee], MERGE_POSTS)
-        visible = [(p.id, p.source_id) for p in posts if p.visibility != "direct"]
+        visible = [(p.id, p.source_id) for p in posts if reaches_followers(p.visibility)]
         self.cache.timelines.merge(follower, visible)
 
     def _unmerge(self, follower: int, followee: int) -> None:

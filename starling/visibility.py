@@ -1,8 +1,10 @@
-"""Who may see a post: the rules behind Mastodon's four visibilities.
+"""Who may see a post: the rules behind Mastodon's four visibilities, in one place for the
+actions layer, fan-out, home timelines and the API.
 
 public and unlisted: anyone; private: the author's followers and mentioned accounts;
-direct: mentioned accounts only; the author always. Checked in one batch per list.
-See docs/subsystems/api.md.
+direct: mentioned accounts only; the author always. Every visibility but direct goes to
+the author's followers' home timelines; direct goes to the mentioned accounts' instead.
+Checked in one batch per list. See docs/subsystems/home.md.
 """
 
 from __future__ import annotations
@@ -12,7 +14,23 @@ from collections.abc import Sequence
 from starling.model import Post
 from starling.store.base import Store
 
+VISIBILITIES = ("public", "unlisted", "private", "direct")
 OPEN = ("public", "unlisted")
+
+
+def reaches_followers(visibility: str) -> bool:
+    """True when the post goes to its author's followers' home timelines."""
+    return visibility != "direct"
+
+
+def may_repost(visibility: str) -> bool:
+    """Only posts anyone may see can be reposted, as in Mastodon."""
+    return visibility in OPEN
+
+
+def addressed_to(post: Post, viewer_id: int) -> bool:
+    """A direct post's audience: its author and the accounts it mentions."""
+    return post.author_id == viewer_id or viewer_id in post.mentions
 
 
 def visible(store: Store, viewer_id: int | None, posts: Sequence[Post]) -> list[Post]:
