@@ -158,7 +158,7 @@ def _print_demo_help(runtime: Runtime) -> None:
 
     s = runtime.settings
     token = _token_for(runtime, DEMO_USERNAME)
-    url = f"http://{s.host}:{s.port}"
+    url = s.public_url
     print(
         f"""
 Starling is up at {url} (API docs: {url}/docs). Celebrity threshold: {runtime.policy.current()}.

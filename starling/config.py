@@ -3,6 +3,7 @@ See docs/architecture.md."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field
@@ -11,7 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starling.ids import now_ms
 
 DAY_MS = 24 * 3600 * 1000
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "0.0.0.0", "localhost")
+# Listening on every interface: clients on this machine reach the API at the loopback.
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
+PORT_RE = re.compile(r":\d+$")
 
 
 class Settings(BaseSettings):
@@ -70,8 +74,16 @@ class Settings(BaseSettings):
         """The domain in URLs and `acct`s: the setting, else where the API listens."""
         if self.domain:
             return self.domain
-        host = "localhost" if self.host in LOOPBACK_HOSTS else self.host
-        return f"{host}:{self.port}"
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The instance's origin in every URL it hands out (entities, Link headers, the
+        demo banner); plain http only for a development host."""
+        host = PORT_RE.sub("", self.public_domain).strip("[]")
+        scheme = "http" if host in LOCAL_HOSTS else "https"
+        return f"{scheme}://{self.public_domain}"
 
     def active_since(self) -> int:
         """The time (ms) after which an account counts as recently active: fan-out pushes

@@ -46,9 +46,9 @@ def test_post_renders_every_field_clients_read(api: Api) -> None:
     assert status["account"]["statuses_count"] == 1
     assert status["content"].startswith("<p>") and "#<span>Starling</span>" in status["content"]
     assert status["mentions"] == [
-        {"id": bob.id, "username": "bob", "acct": "bob", "url": "http://localhost:8080/@bob"}
+        {"id": bob.id, "username": "bob", "acct": "bob", "url": "http://127.0.0.1:8080/@bob"}
     ]
-    assert status["tags"] == [{"name": "starling", "url": "http://localhost:8080/tags/starling"}]
+    assert status["tags"] == [{"name": "starling", "url": "http://127.0.0.1:8080/tags/starling"}]
     assert status["spoiler_text"] == "cw" and status["sensitive"] is True
     assert status["visibility"] == "public"
     for name in ("emojis", "media_attachments", "filtered"):

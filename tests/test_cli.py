@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from starling.cli import main
+from starling.cli import _print_demo_help, main
 from starling.config import Settings
 from starling.runtime import open_runtime
+from starling.world.population import DEMO_USERNAME
+from tests.fixtures_runtime import RuntimeFactory
 
 
 def test_serve_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,3 +52,14 @@ def test_world_then_admin_commands(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_worker_refuses_unknown_names(tmp_path: Path) -> None:
     assert main(["worker", "nope", "--data-dir", str(tmp_path)]) == 2
+
+
+def test_demo_banner_names_the_public_origin(
+    make_runtime: RuntimeFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Listening on every interface, the banner gives the address entities name."""
+    runtime = make_runtime(mode="none", host="0.0.0.0", port=9000)
+    runtime.actions.register(DEMO_USERNAME, None)
+    _print_demo_help(runtime)
+    assert runtime.settings.public_url == "http://127.0.0.1:9000"
+    assert "Starling is up at http://127.0.0.1:9000 " in capsys.readouterr().out
