@@ -18,6 +18,17 @@ LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
 PORT_RE = re.compile(r":\d+$")
 
 
+def scaled_thresholds(threshold: int) -> dict[str, int]:
+    """The four celebrity thresholds around a base one, in the defaults' proportions
+    (100k; 50k under load, 25k for breaking news, 200k with capacity raised)."""
+    return {
+        "celebrity_threshold": threshold,
+        "celebrity_threshold_under_load": max(1, threshold // 2),
+        "celebrity_threshold_breaking_news": max(1, threshold // 4),
+        "celebrity_threshold_raised": threshold * 2,
+    }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STARLING_", extra="ignore")
 

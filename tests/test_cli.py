@@ -43,11 +43,17 @@ def test_world_then_admin_commands(tmp_path: Path, capsys: pytest.CaptureFixture
         runtime.close()
     assert main(["admin", "token", "nobody", *data]) == 1
 
+    # The tiny world's threshold is 60, what `demo` and `serve` use on this data dir.
+    assert main(["admin", "fanout", *data]) == 0
+    assert "threshold=60" in capsys.readouterr().out
     assert main(["admin", "fanout", "--news", "on", *data]) == 0
-    assert "breaking_news=True" in capsys.readouterr().out
+    assert "breaking_news=True" in (out := capsys.readouterr().out) and "threshold=15" in out
     assert main(["admin", "fanout", "--news", "off", "--capacity", "on", *data]) == 0
     out = capsys.readouterr().out
-    assert "breaking_news=False capacity_raised=True" in out and "threshold=200000" in out
+    assert "breaking_news=False capacity_raised=True" in out and "threshold=120" in out
+    given = ["--celebrity-threshold-raised", "1000", *data]
+    assert main(["admin", "fanout", *given]) == 0
+    assert "threshold=1000" in capsys.readouterr().out  # options win over the world
 
 
 def test_worker_refuses_unknown_names(tmp_path: Path) -> None:
