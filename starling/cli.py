@@ -228,7 +228,7 @@ def _generate(settings: Settings, size: str, seed: int) -> object:
 
 def _load(args: argparse.Namespace) -> int:
     from starling.runtime import open_runtime
-    from starling.world.load import run_load
+    from starling.world.load import ServerUnreachable, run_load
     from starling.world.truth import human_accounts, load_world_meta
 
     settings = _settings(args)
@@ -243,7 +243,11 @@ def _load(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     url = args.url or f"http://{settings.host}:{settings.port}"
-    report = run_load(url, tokens, rate=args.rate, duration=args.duration, seed=args.seed)
+    try:
+        report = run_load(url, tokens, rate=args.rate, duration=args.duration, seed=args.seed)
+    except ServerUnreachable as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(report.table())
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,15 @@ def test_demo_banner_names_the_public_origin(
     _print_demo_help(runtime)
     assert runtime.settings.public_url == "http://127.0.0.1:9000"
     assert "Starling is up at http://127.0.0.1:9000 " in capsys.readouterr().out
+
+
+def test_load_fails_when_the_server_is_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    assert main(["world", "generate", "--size", "tiny", *data]) == 0
+    with socket.socket() as bound:  # bound, never listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}"
+        assert main(["load", "--url", url, "--duration", "0.1", "--rate", "10", *data]) == 1
+    assert f"no server answers at {url}" in capsys.readouterr().err
