@@ -27,7 +27,7 @@ router = APIRouter(tags=["accounts"])
 class RegisterForm(Form):
     username: str = ""
     password: str = ""
-    email: str | None = None  # accepted and ignored: Starling sends no mail
+    email: str | None = None  # a login for the password grant; Starling sends no mail
     agreement: bool = False
     locale: str = "en"
 
@@ -75,7 +75,7 @@ def register(
         raise ApiError(422, "Validation failed: Agreement must be accepted")
     if not form.password:
         raise ApiError(422, "Validation failed: Password can't be blank")
-    created = runtime.actions.register(form.username, form.password)
+    created = runtime.actions.register(form.username, form.password, email=form.email)
     secret = runtime.actions.issue_token(caller.app_id, created.id, caller.scopes)
     return token(secret, caller.scopes, now_ms())
 

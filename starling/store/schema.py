@@ -123,7 +123,19 @@ _V3_IDEMPOTENCY_KEYS: Migration = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_PENDING_INDEXES, _V3_IDEMPOTENCY_KEYS)
+# The e-mail given at registration, the login Mastodon clients send to the password
+# grant. Unique whatever its case; accounts without one (NULL) never collide.
+_V4_ACCOUNT_EMAIL: Migration = (
+    "ALTER TABLE accounts ADD COLUMN email TEXT",
+    "CREATE UNIQUE INDEX accounts_email ON accounts (lower(email))",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _V1_CORE,
+    _V2_PENDING_INDEXES,
+    _V3_IDEMPOTENCY_KEYS,
+    _V4_ACCOUNT_EMAIL,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 
