@@ -109,6 +109,16 @@ def test_unsupported_features_are_422(api: Api) -> None:
     assert _statuses_of(api, alice) == []
 
 
+def test_form_encoded_polls_are_422_too(api: Api) -> None:
+    """Clients such as Mastodon.py send a poll as `poll[options][]` form fields."""
+    alice = api.register("alice")
+    form = {"status": "pick one", "poll[options][]": ["a", "b"], "poll[expires_in]": "3600"}
+    response = api.client.post("/api/v1/statuses", data=form, headers=alice.auth)
+    assert response.status_code == 422
+    assert response.json() == {"error": "Polls are not supported"}
+    assert _statuses_of(api, alice) == []
+
+
 def test_bad_bodies_get_json_errors(api: Api) -> None:
     alice = api.register("alice")
     headers = {**alice.auth, "Content-Type": "application/json"}
