@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from starling.config import Settings, scaled_thresholds
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from starling.runtime import Runtime
 
 
@@ -118,17 +120,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) -> None:
-    import uvicorn
-
-    from starling.api.app import create_app
     from starling.runtime import open_runtime
 
     runtime = open_runtime(settings, workers="threads")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime), host=settings.host, port=settings.port, log_level="info"
-        )
-    )
+    server = _http_server(runtime)
     if on_ready is not None:
 
         def announce() -> None:
@@ -142,6 +137,18 @@ def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) 
         server.run()
     finally:
         runtime.close()
+
+
+def _http_server(runtime: Runtime) -> uvicorn.Server:
+    import uvicorn
+
+    from starling.api.app import create_app
+
+    s = runtime.settings
+    config = uvicorn.Config(
+        create_app(runtime), host=s.host, port=s.port, log_level="info", access_log=s.access_log
+    )
+    return uvicorn.Server(config)
 
 
 def _demo(args: argparse.Namespace) -> int:

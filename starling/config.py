@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         7_500, description="all requests per IP per window, with a token or without"
     )
     rate_limit_window_s: int = Field(300, description="rate limit window in seconds")
+    access_log: bool = Field(
+        True, description="one log line per request; off for load tests and benchmarks"
+    )
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413")
     workers: str = Field(
         "all", description="workers run inside `starling serve`: 'all', 'none' or a comma list"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from starling.cli import _print_demo_help, main
+from starling.cli import _http_server, _print_demo_help, main
 from starling.config import Settings
 from starling.runtime import open_runtime
 from starling.world.population import DEMO_USERNAME
@@ -82,3 +82,11 @@ def test_load_fails_when_the_server_is_down(
         url = f"http://127.0.0.1:{bound.getsockname()[1]}"
         assert main(["load", "--url", url, "--duration", "0.1", "--rate", "10", *data]) == 1
     assert f"no server answers at {url}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("setting", "logged"), [({}, True), ({"access_log": "off"}, False)])
+def test_access_log_setting_reaches_uvicorn(
+    make_runtime: RuntimeFactory, setting: dict[str, str], logged: bool
+) -> None:
+    runtime = make_runtime(mode="none", **setting)
+    assert _http_server(runtime).config.access_log is logged
