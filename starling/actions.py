@@ -60,6 +60,7 @@ class Actions:
         username: str,
         password: str | None,
         *,
+        email: str | None = None,
         display_name: str = "",
         bot: bool = False,
         region: str = "",
@@ -68,6 +69,8 @@ class Actions:
             raise Invalid("Validation failed: Username must be 1-30 letters, digits or _")
         if password is not None and len(password) < 8:
             raise Invalid("Validation failed: Password is too short (minimum is 8 characters)")
+        if email is not None and not text.EMAIL_RE.match(email):
+            raise Invalid("Validation failed: Email is invalid")
         account_id = self.ids.next_id()
         now = ms_of(account_id)
         account = Account(
@@ -82,10 +85,11 @@ class Actions:
         password_hash = auth.hash_password(password) if password is not None else None
         try:
             with self.store.transaction() as tx:
-                tx.insert_account(account, password_hash)
+                tx.insert_account(account, password_hash, email)
                 tx.emit(AccountCreated.of(account))
         except Conflict:
-            raise Invalid("Validation failed: Username has already been taken") from None
+            taken = "Email" if email and self.store.get_account_by_email(email) else "Username"
+            raise Invalid(f"Validation failed: {taken} has already been taken") from None
         self._after_write()
         return account
 

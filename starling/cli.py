@@ -5,18 +5,20 @@ See README.md and docs/architecture.md."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from starling.config import Settings
+from starling.config import Settings, scaled_thresholds
 from starling.workers.registry import WORKERS
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from starling.runtime import Runtime
 
 
@@ -90,14 +92,27 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _settings(args: argparse.Namespace, **defaults: Any) -> Settings:
+def _settings(args: argparse.Namespace) -> Settings:
+    """Options, then env vars, then the data dir's world, then the defaults. Every command
+    reads the world the same way, so the server, separate workers and `admin fanout`
+    agree on the thresholds a small world scales down."""
     given = {
         key.removeprefix("setting_"): value
         for key, value in vars(args).items()
         if key.startswith("setting_") and value is not None
     }
-    unset = {k: v for k, v in defaults.items() if f"STARLING_{k.upper()}" not in os.environ}
-    return Settings(**{**unset, **given})
+    settings = Settings(**given)
+    world = _world_settings(settings.data_dir)
+    unset = {k: v for k, v in world.items() if k not in settings.model_fields_set}
+    return settings.model_copy(update=unset)
+
+
+def _world_settings(data_dir: Path) -> dict[str, int]:
+    """The settings a generated world brings: its celebrity thresholds."""
+    from starling.world.truth import load_world_meta
+
+    meta = load_world_meta(data_dir)
+    return scaled_thresholds(int(meta["celebrity_threshold"])) if meta else {}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -106,17 +121,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) -> None:
-    import uvicorn
-
-    from starling.api.app import create_app
     from starling.runtime import open_runtime
 
     runtime = open_runtime(settings, workers="threads")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime), host=settings.host, port=settings.port, log_level="info"
-        )
-    )
+    server = _http_server(runtime)
     if on_ready is not None:
 
         def announce() -> None:
@@ -132,24 +140,24 @@ def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) 
         runtime.close()
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from starling.world.truth import load_world_meta
+def _http_server(runtime: Runtime) -> uvicorn.Server:
+    import uvicorn
 
+    from starling.api.app import create_app
+
+    s = runtime.settings
+    config = uvicorn.Config(
+        create_app(runtime), host=s.host, port=s.port, log_level="info", access_log=s.access_log
+    )
+    return uvicorn.Server(config)
+
+
+def _demo(args: argparse.Namespace) -> int:
     base = _settings(args)
-    meta = load_world_meta(base.data_dir)
-    if meta is None and not base.store_path.exists():
+    if not base.store_path.exists():
         print("Generating the demo world (first run only)...")
         _generate(base, "demo", 1)
-        meta = load_world_meta(base.data_dir)
-    threshold = int((meta or {}).get("celebrity_threshold", base.celebrity_threshold))
-    settings = _settings(
-        args,
-        celebrity_threshold=threshold,
-        celebrity_threshold_under_load=max(1, threshold // 2),
-        celebrity_threshold_breaking_news=max(1, threshold // 4),
-        celebrity_threshold_raised=threshold * 2,
-    )
-    _run_server(settings, on_ready=_print_demo_help)
+    _run_server(_settings(args), on_ready=_print_demo_help)  # with the new world's settings
     return 0
 
 
@@ -159,7 +167,7 @@ def _print_demo_help(runtime: Runtime) -> None:
 
     s = runtime.settings
     token = _token_for(runtime, DEMO_USERNAME)
-    url = f"http://{s.host}:{s.port}"
+    url = s.public_url
     print(
         f"""
 Starling is up at {url} (API docs: {url}/docs). Celebrity threshold: {runtime.policy.current()}.
@@ -228,7 +236,7 @@ def _generate(settings: Settings, size: str, seed: int) -> object:
 
 def _load(args: argparse.Namespace) -> int:
     from starling.runtime import open_runtime
-    from starling.world.load import run_load
+    from starling.world.load import ServerUnreachable, run_load
     from starling.world.truth import human_accounts, load_world_meta
 
     settings = _settings(args)
@@ -243,7 +251,11 @@ def _load(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     url = args.url or f"http://{settings.host}:{settings.port}"
-    report = run_load(url, tokens, rate=args.rate, duration=args.duration, seed=args.seed)
+    try:
+        report = run_load(url, tokens, rate=args.rate, duration=args.duration, seed=args.seed)
+    except ServerUnreachable as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(report.table())
     return 0
 

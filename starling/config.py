@@ -3,6 +3,7 @@ See docs/architecture.md."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field
@@ -11,7 +12,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starling.ids import now_ms
 
 DAY_MS = 24 * 3600 * 1000
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "0.0.0.0", "localhost")
+# Listening on every interface: clients on this machine reach the API at the loopback.
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
+PORT_RE = re.compile(r":\d+$")
+
+
+def scaled_thresholds(threshold: int) -> dict[str, int]:
+    """The four celebrity thresholds around a base one, in the defaults' proportions
+    (100k; 50k under load, 25k for breaking news, 200k with capacity raised)."""
+    return {
+        "celebrity_threshold": threshold,
+        "celebrity_threshold_under_load": max(1, threshold // 2),
+        "celebrity_threshold_breaking_news": max(1, threshold // 4),
+        "celebrity_threshold_raised": threshold * 2,
+    }
 
 
 class Settings(BaseSettings):
@@ -69,6 +84,9 @@ class Settings(BaseSettings):
         7_500, description="all requests per IP per window, with a token or without"
     )
     rate_limit_window_s: int = Field(300, description="rate limit window in seconds")
+    access_log: bool = Field(
+        True, description="one log line per request; off for load tests and benchmarks"
+    )
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413")
     workers: str = Field(
         "all", description="workers run inside `starling serve`: 'all', 'none' or a comma list"
@@ -83,8 +101,16 @@ class Settings(BaseSettings):
         """The domain in URLs and `acct`s: the setting, else where the API listens."""
         if self.domain:
             return self.domain
-        host = "localhost" if self.host in LOOPBACK_HOSTS else self.host
-        return f"{host}:{self.port}"
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The instance's origin in every URL it hands out (entities, Link headers, the
+        demo banner); plain http only for a development host."""
+        host = PORT_RE.sub("", self.public_domain).strip("[]")
+        scheme = "http" if host in LOCAL_HOSTS else "https"
+        return f"{scheme}://{self.public_domain}"
 
     def active_since(self) -> int:
         """The time (ms) after which an account counts as recently active: fan-out pushes

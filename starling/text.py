@@ -12,6 +12,7 @@ MAX_POST_CHARS = 280
 HASHTAG_RE = re.compile(r"(?<![\w#])#(\w{1,100})", re.UNICODE)
 MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,30})")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")  # the shape only: Starling sends no mail
 # C0 controls and DEL, but tab, newline and carriage return, which posts may contain.
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

@@ -11,7 +11,7 @@ def test_profile_fields(api: Api) -> None:
     account = api.client.get(f"/api/v1/accounts/{alice.id}").json()
     assert account["id"] == alice.id
     assert account["acct"] == "alice"
-    assert account["url"] == "http://localhost:8080/@alice"
+    assert account["url"] == "http://127.0.0.1:8080/@alice"
     assert account["statuses_count"] == 1
     assert account["last_status_at"] is not None and len(account["last_status_at"]) == 10
     assert account["created_at"].endswith("Z")
@@ -26,7 +26,7 @@ def test_profile_fields(api: Api) -> None:
 
 def test_lookup(api: Api) -> None:
     alice = api.register("alice")
-    for acct in ("alice", "@ALICE", "alice@localhost:8080"):
+    for acct in ("alice", "@ALICE", "alice@127.0.0.1:8080"):
         response = api.client.get("/api/v1/accounts/lookup", params={"acct": acct})
         assert response.json()["id"] == alice.id
     for acct in ("alice@elsewhere.example", "nobody", ""):

@@ -6,6 +6,8 @@ import base64
 import hashlib
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 from tests.fixtures_api import PASSWORD, SCOPES, Api
 
 
@@ -128,6 +130,36 @@ def test_password_grant_by_username_or_email_like_login(api: Api) -> None:
             "/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"}
         )
         assert me.json()["username"] == "erin"
+
+
+def _register_with_email(api: Api, username: str, email: str) -> httpx.Response:
+    form = {"username": username, "password": PASSWORD, "email": email, "agreement": "1"}
+    response: httpx.Response = api.client.post(
+        "/api/v1/accounts", data=form, headers=api.app_auth()
+    )
+    return response
+
+
+def test_password_grant_by_registered_email(api: Api) -> None:
+    """Mastodon clients send the e-mail as `username`; its local part names no account."""
+    assert _register_with_email(api, "newbie", "Me@Mail.example").status_code == 200
+    token = api.token("password", username="me@mail.EXAMPLE", password=PASSWORD)
+    me = api.client.get(
+        "/api/v1/accounts/verify_credentials",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
+    assert me.json()["username"] == "newbie"
+
+
+def test_registration_refuses_a_taken_or_malformed_email(api: Api) -> None:
+    assert _register_with_email(api, "first", "same@mail.example").status_code == 200
+    taken = _register_with_email(api, "second", "SAME@mail.example")
+    assert taken.status_code == 422
+    assert taken.json()["error"] == "Validation failed: Email has already been taken"
+    malformed = _register_with_email(api, "third", "not an e-mail")
+    assert malformed.status_code == 422
+    assert malformed.json()["error"] == "Validation failed: Email is invalid"
+    assert api.runtime.store.get_account_by_username("second") is None
 
 
 def test_password_grant_with_wrong_password_is_refused(api: Api) -> None:

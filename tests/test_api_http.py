@@ -71,14 +71,14 @@ def test_instance_v1_and_v2(api: Api) -> None:
         v1 = api.client.get(path, follow_redirects=False)
         assert v1.status_code == 200
         assert v1.json()["version"] == "4.3.0 (compatible; Starling 0.1.0)"
-        assert v1.json()["uri"] == "localhost:8080"
+        assert v1.json()["uri"] == "127.0.0.1:8080"
         assert v1.json()["configuration"]["statuses"]["max_characters"] == 280
         assert v1.json()["registrations"] is True
     for path in ("/api/v2/instance", "/api/v2/instance/"):
         v2 = api.client.get(path, follow_redirects=False)
         assert v2.status_code == 200
         body = v2.json()
-        assert body["domain"] == "localhost:8080"
+        assert body["domain"] == "127.0.0.1:8080"
         assert body["api_versions"] == {"mastodon": 2}
         assert body["configuration"]["statuses"]["max_characters"] == 280
         assert body["registrations"]["enabled"] is True

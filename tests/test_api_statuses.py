@@ -46,9 +46,9 @@ def test_post_renders_every_field_clients_read(api: Api) -> None:
     assert status["account"]["statuses_count"] == 1
     assert status["content"].startswith("<p>") and "#<span>Starling</span>" in status["content"]
     assert status["mentions"] == [
-        {"id": bob.id, "username": "bob", "acct": "bob", "url": "http://localhost:8080/@bob"}
+        {"id": bob.id, "username": "bob", "acct": "bob", "url": "http://127.0.0.1:8080/@bob"}
     ]
-    assert status["tags"] == [{"name": "starling", "url": "http://localhost:8080/tags/starling"}]
+    assert status["tags"] == [{"name": "starling", "url": "http://127.0.0.1:8080/tags/starling"}]
     assert status["spoiler_text"] == "cw" and status["sensitive"] is True
     assert status["visibility"] == "public"
     for name in ("emojis", "media_attachments", "filtered"):
@@ -106,6 +106,16 @@ def test_unsupported_features_are_422(api: Api) -> None:
             "/api/v1/statuses", json={"status": "hi", **extra}, headers=alice.auth
         )
         assert response.status_code == 422
+    assert _statuses_of(api, alice) == []
+
+
+def test_form_encoded_polls_are_422_too(api: Api) -> None:
+    """Clients such as Mastodon.py send a poll as `poll[options][]` form fields."""
+    alice = api.register("alice")
+    form = {"status": "pick one", "poll[options][]": ["a", "b"], "poll[expires_in]": "3600"}
+    response = api.client.post("/api/v1/statuses", data=form, headers=alice.auth)
+    assert response.status_code == 422
+    assert response.json() == {"error": "Polls are not supported"}
     assert _statuses_of(api, alice) == []
 
 

@@ -137,3 +137,15 @@ def test_public_timeline(api: Api) -> None:
     ).json()
     assert with_viewer[0]["reblogged"] is True
     assert _ids(api.client.get("/api/v1/timelines/public", params={"remote": "true"})) == []
+
+
+def test_link_headers_and_entities_name_the_same_public_origin(api: Api) -> None:
+    """Whatever host the client asked (the test client says `testserver`)."""
+    alice = api.register("alice")
+    _posts(api, alice, 2)
+    page = api.client.get(f"/api/v1/accounts/{alice.id}/statuses", params={"limit": 1})
+    origin = api.runtime.settings.public_url
+    links = re.findall(r"<([^>]+)>", page.headers["link"])
+    assert [link.startswith(f"{origin}/api/v1/accounts/") for link in links] == [True, True]
+    assert page.json()[0]["account"]["url"] == f"{origin}/@alice"
+    assert page.json()[0]["uri"].startswith(origin)

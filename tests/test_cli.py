@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
-from starling.cli import main
+from starling.cli import _http_server, _print_demo_help, main
 from starling.config import Settings
 from starling.runtime import open_runtime
+from starling.world.population import DEMO_USERNAME
+from tests.fixtures_runtime import RuntimeFactory
 
 
 def test_serve_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,12 +44,49 @@ def test_world_then_admin_commands(tmp_path: Path, capsys: pytest.CaptureFixture
         runtime.close()
     assert main(["admin", "token", "nobody", *data]) == 1
 
+    # The tiny world's threshold is 60, what `demo` and `serve` use on this data dir.
+    assert main(["admin", "fanout", *data]) == 0
+    assert "threshold=60" in capsys.readouterr().out
     assert main(["admin", "fanout", "--news", "on", *data]) == 0
-    assert "breaking_news=True" in capsys.readouterr().out
+    assert "breaking_news=True" in (out := capsys.readouterr().out) and "threshold=15" in out
     assert main(["admin", "fanout", "--news", "off", "--capacity", "on", *data]) == 0
     out = capsys.readouterr().out
-    assert "breaking_news=False capacity_raised=True" in out and "threshold=200000" in out
+    assert "breaking_news=False capacity_raised=True" in out and "threshold=120" in out
+    given = ["--celebrity-threshold-raised", "1000", *data]
+    assert main(["admin", "fanout", *given]) == 0
+    assert "threshold=1000" in capsys.readouterr().out  # options win over the world
 
 
 def test_worker_refuses_unknown_names(tmp_path: Path) -> None:
     assert main(["worker", "nope", "--data-dir", str(tmp_path)]) == 2
+
+
+def test_demo_banner_names_the_public_origin(
+    make_runtime: RuntimeFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Listening on every interface, the banner gives the address entities name."""
+    runtime = make_runtime(mode="none", host="0.0.0.0", port=9000)
+    runtime.actions.register(DEMO_USERNAME, None)
+    _print_demo_help(runtime)
+    assert runtime.settings.public_url == "http://127.0.0.1:9000"
+    assert "Starling is up at http://127.0.0.1:9000 " in capsys.readouterr().out
+
+
+def test_load_fails_when_the_server_is_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    assert main(["world", "generate", "--size", "tiny", *data]) == 0
+    with socket.socket() as bound:  # bound, never listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}"
+        assert main(["load", "--url", url, "--duration", "0.1", "--rate", "10", *data]) == 1
+    assert f"no server answers at {url}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("setting", "logged"), [({}, True), ({"access_log": "off"}, False)])
+def test_access_log_setting_reaches_uvicorn(
+    make_runtime: RuntimeFactory, setting: dict[str, str], logged: bool
+) -> None:
+    runtime = make_runtime(mode="none", **setting)
+    assert _http_server(runtime).config.access_log is logged

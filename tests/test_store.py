@@ -94,6 +94,18 @@ def test_username_is_unique_regardless_of_case(store: SqliteStore) -> None:
     assert store.get_accounts([2]) == {}
 
 
+def test_email_is_optional_unique_and_found_regardless_of_case(store: SqliteStore) -> None:
+    with store.transaction() as tx:
+        tx.insert_account(account(1), None, "Ann@Example.org")
+        tx.insert_account(account(2), None)
+        tx.insert_account(account(3), None)  # accounts without an e-mail never collide
+    assert store.get_account_by_email("ann@EXAMPLE.org") == store.get_accounts([1])[1]
+    assert store.get_account_by_email("bob@example.org") is None
+    with pytest.raises(Conflict), store.transaction() as tx:
+        tx.insert_account(account(4), None, "ANN@example.org")
+    assert store.get_accounts([4]) == {}
+
+
 def test_apps_and_tokens(store: SqliteStore) -> None:
     app = App(7, "cid", "secret-hash", "client", "urn:ietf:wg:oauth:2.0:oob", "read write")
     token = Token("token-hash", 7, None, "read", 5)

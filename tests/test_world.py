@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from starling.ids import id_at, ms_of
 from starling.model import Account, Post
 from starling.store.sqlite import SqliteStore
 from starling.world import SIZES, WorldSummary, generate, load_world_meta
-from starling.world.load import MIX, run_load
+from starling.world.load import MIX, ServerUnreachable, run_load
 from starling.world.spec import DAY_MS
 from starling.world.stamps import snowflakes
 from starling.world.truth import human_accounts, load_truth
@@ -253,6 +254,18 @@ def test_unknown_size_is_refused(tmp_path: Path) -> None:
 def test_load_refuses_non_loopback_targets() -> None:
     with pytest.raises(ValueError, match="loopback"):
         run_load("http://192.0.2.1:8080", ["t"], rate=1, duration=1)
+
+
+def test_load_stops_when_no_server_answers() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(
+        ServerUnreachable, match=re.escape("no server answers at http://127.0.0.1:9")
+    ):
+        run_load(
+            "http://127.0.0.1:9", ["t"], rate=10, duration=1, transport=httpx.MockTransport(refuse)
+        )
 
 
 def test_load_counts_requests_and_errors_by_status() -> None:

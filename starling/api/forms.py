@@ -1,14 +1,16 @@
 """One parser for every request's parameters.
 
 Mastodon clients send the same parameters as a query string, form-encoded or multipart
-bodies, or JSON; lists arrive as `key[]` and booleans as '1'/'0'/'true'/'false'. All of it
-is merged into one dict (body over query) and validated by the endpoint's pydantic model,
-whose failures become 422 {"error": ...}. See docs/subsystems/api.md.
+bodies, or JSON; lists arrive as `key[]`, objects as `key[sub]` and booleans as
+'1'/'0'/'true'/'false'. All of it is merged into one dict (body over query) and validated
+by the endpoint's pydantic model, whose failures become 422 {"error": ...}.
+See docs/subsystems/api.md.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -21,6 +23,8 @@ from starling.errors import NotFound
 Params = dict[str, Any]
 M = TypeVar("M", bound="Form")
 
+NESTED_KEY_RE = re.compile(r"([^\[\]]+)((?:\[[^\[\]]+\])+)")
+KEY_PART_RE = re.compile(r"\[([^\[\]]+)\]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_ID = 2**63 - 1  # ids are signed 64-bit in every store
 
@@ -32,7 +36,9 @@ class Form(BaseModel):
 
 
 def merge_pairs(pairs: Iterable[tuple[str, Any]], into: Params | None = None) -> Params:
-    """Folds `key[]` pairs into lists under `key`; a plain key keeps its last value.
+    """Folds `key[]` pairs into lists under `key` and `key[sub]` into a dict under `key`
+    (Rails' nesting, so `poll[options][]=a` is {"poll": {"options": ["a"]}}, as a JSON body
+    says it); a plain key keeps its last value.
 
     Blank and null values count as not given (clients send `in_reply_to_id=` or
     `"spoiler_text": null` for "none"), so the model's default applies."""
@@ -40,13 +46,24 @@ def merge_pairs(pairs: Iterable[tuple[str, Any]], into: Params | None = None) ->
     for key, value in pairs:
         if value is None or value == "":
             continue
+        *parents, name = key_path(key.removesuffix("[]"))
+        target = params
+        for parent in parents:
+            if not isinstance(target.get(parent), dict):
+                target[parent] = {}
+            target = target[parent]
         if key.endswith("[]"):
-            name = key[:-2]
-            existing = params.get(name)
-            params[name] = [*existing, value] if isinstance(existing, list) else [value]
+            existing = target.get(name)
+            target[name] = [*existing, value] if isinstance(existing, list) else [value]
         else:
-            params[key] = value
+            target[name] = value
     return params
+
+
+def key_path(key: str) -> list[str]:
+    """'poll[options]' is ['poll', 'options']; a key of any other shape is one name."""
+    match = NESTED_KEY_RE.fullmatch(key)
+    return [key] if match is None else [match[1], *KEY_PART_RE.findall(match[2])]
 
 
 def _json_object(raw: bytes) -> Params:

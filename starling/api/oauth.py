@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from starling.auth import new_secret, verify_password
@@ -23,14 +24,21 @@ OOB = "urn:ietf:wg:oauth:2.0:oob"  # "show me the code" instead of a redirect
 
 
 def account_for_login(store: Store, login: str, password: str) -> Account | None:
-    """The account when the password matches. The login is a username; an email-like
-    login ('name@host', what Mastodon clients ask for) is tried by its local part too."""
-    for name in dict.fromkeys((login, login.partition("@")[0])):
-        found = store.get_account_by_username(name) if name else None
+    """The account when the password matches. The login is the e-mail given at
+    registration (what Mastodon clients send) or the username; an e-mail-like login is
+    also tried by its local part, for accounts made without an e-mail (the demo's)."""
+    for found in _login_candidates(store, login):
         stored = store.get_password_hash(found.id) if found else None
         if found and stored and verify_password(stored, password):
             return found
     return None
+
+
+def _login_candidates(store: Store, login: str) -> Iterator[Account | None]:
+    if "@" in login:
+        yield store.get_account_by_email(login)
+    for name in dict.fromkeys((login, login.partition("@")[0])):
+        yield store.get_account_by_username(name) if name else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,11 +53,13 @@ def cursor(name: str, value: str | None) -> int | None:
     return MAX_ID if len(value) > 19 else min(int(value), MAX_ID)
 
 
-def add_link(response: Response, url: URL, ids: Sequence[int]) -> None:
-    """Sets the Link header for a page whose entry ids are `ids` (newest first)."""
+def add_link(response: Response, origin: str, url: URL, ids: Sequence[int]) -> None:
+    """Sets the Link header for a page whose entry ids are `ids` (newest first). Links
+    name the instance's public origin, as its entities do, whatever host was asked."""
     if not ids:
         return
-    base = url.remove_query_params(CURSORS)
+    public = URL(origin)
+    base = url.replace(scheme=public.scheme, netloc=public.netloc).remove_query_params(CURSORS)
     older = base.include_query_params(max_id=str(ids[-1]))
     newer = base.include_query_params(min_id=str(ids[0]))
     response.headers["Link"] = f'<{older}>; rel="next", <{newer}>; rel="prev"'

@@ -6,24 +6,13 @@ in UTC with milliseconds. See docs/subsystems/api.md.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
-from starling.config import Settings
 from starling.model import Account, App, Relationship
 from starling.text import to_html
 
 Entity = dict[str, Any]
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-PORT_RE = re.compile(r":\d+$")
-
-
-def base_url(settings: Settings) -> str:
-    """The instance's public origin; plain http only for a development host."""
-    host = PORT_RE.sub("", settings.public_domain)
-    scheme = "http" if host in LOCAL_HOSTS else "https"
-    return f"{scheme}://{settings.public_domain}"
 
 
 def iso_time(ms: int) -> str:

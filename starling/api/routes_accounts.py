@@ -13,7 +13,7 @@ from starling.api.deps import ReadAccounts, ReadFollows, RuntimeDep, Viewer, Wri
 from starling.api.errors import ApiError
 from starling.api.forms import Form, parse_uint, parsed, record_id
 from starling.api.paging import Paged, add_link
-from starling.api.render import Entity, account, base_url, credential_account, relationship, token
+from starling.api.render import Entity, account, credential_account, relationship, token
 from starling.api.statuses import render_statuses
 from starling.errors import NotFound
 from starling.ids import now_ms
@@ -27,7 +27,7 @@ router = APIRouter(tags=["accounts"])
 class RegisterForm(Form):
     username: str = ""
     password: str = ""
-    email: str | None = None  # accepted and ignored: Starling sends no mail
+    email: str | None = None  # a login for the password grant; Starling sends no mail
     agreement: bool = False
     locale: str = "en"
 
@@ -75,7 +75,7 @@ def register(
         raise ApiError(422, "Validation failed: Agreement must be accepted")
     if not form.password:
         raise ApiError(422, "Validation failed: Password can't be blank")
-    created = runtime.actions.register(form.username, form.password)
+    created = runtime.actions.register(form.username, form.password, email=form.email)
     secret = runtime.actions.issue_token(caller.app_id, created.id, caller.scopes)
     return token(secret, caller.scopes, now_ms())
 
@@ -83,7 +83,7 @@ def register(
 @router.get("/api/v1/accounts/verify_credentials")
 def verify_credentials(runtime: RuntimeDep, me: ReadAccounts) -> Entity:
     """The token's own account, with its `source` settings."""
-    return credential_account(load_account(runtime, me), base_url(runtime.settings))
+    return credential_account(load_account(runtime, me), runtime.settings.public_url)
 
 
 @router.get("/api/v1/accounts/lookup")
@@ -95,7 +95,7 @@ def lookup(
     found = runtime.store.get_account_by_username(name) if name else None
     if found is None or domain not in ("", runtime.settings.public_domain):
         raise NotFound("Record not found")
-    return account(found, base_url(runtime.settings))
+    return account(found, runtime.settings.public_url)
 
 
 @router.get("/api/v1/accounts/relationships")
@@ -112,7 +112,7 @@ def relationships(
 
 @router.get("/api/v1/accounts/{account_id}")
 def show(runtime: RuntimeDep, _viewer: Viewer, account_id: str) -> Entity:
-    return account(load_account(runtime, record_id(account_id)), base_url(runtime.settings))
+    return account(load_account(runtime, record_id(account_id)), runtime.settings.public_url)
 
 
 @router.get("/api/v1/accounts/{account_id}/statuses")
@@ -138,7 +138,7 @@ def account_statuses(
         exclude_reposts=form.exclude_reblogs,
         exclude_replies=form.exclude_replies,
     )
-    add_link(response, request.url, [p.id for p in posts])
+    add_link(response, runtime.settings.public_url, request.url, [p.id for p in posts])
     tag = (form.tagged or "").lstrip("#").lower()
     shown = [p for p in posts if not tag or tag in p.hashtags]
     return render_statuses(runtime, visible(runtime.store, viewer, shown), viewer)

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from starling import __version__, metrics
 from starling.api.deps import RuntimeDep
-from starling.api.render import Entity, base_url
+from starling.api.render import Entity
 from starling.runtime import Runtime
 from starling.text import MAX_POST_CHARS
 
@@ -95,9 +95,9 @@ def instance_v2(runtime: RuntimeDep) -> Entity:
         "domain": settings.public_domain,
         "title": TITLE,
         "version": VERSION,
-        "source_url": f"{base_url(settings)}/docs",
+        "source_url": f"{settings.public_url}/docs",
         "description": DESCRIPTION,
-        "thumbnail": {"url": f"{base_url(settings)}/thumbnail.png"},
+        "thumbnail": {"url": f"{settings.public_url}/thumbnail.png"},
         "icon": [],
         "languages": ["en"],
         "configuration": CONFIGURATION,

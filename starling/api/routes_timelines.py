@@ -35,7 +35,7 @@ def home(
     entries = runtime.home.read(
         me, max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
     )
-    add_link(response, request.url, [p.id for p in entries])
+    add_link(response, runtime.settings.public_url, request.url, [p.id for p in entries])
     # home.read shows only what the viewer may see: followed authors' posts and direct
     # posts to the viewer; no second visibility pass.
     return render_statuses(runtime, entries, me)
@@ -56,5 +56,5 @@ def public(
     posts = runtime.store.public_posts(
         max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
     )
-    add_link(response, request.url, [p.id for p in posts])
+    add_link(response, runtime.settings.public_url, request.url, [p.id for p in posts])
     return render_statuses(runtime, posts, viewer)

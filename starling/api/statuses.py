@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from starling.api.render import Entity, account, base_url, iso_time
+from starling.api.render import Entity, account, iso_time
 from starling.display import approximate
 from starling.model import FAVOURITES, REBLOGS, Account, Post, ViewerState
 from starling.runtime import Runtime
@@ -32,7 +32,7 @@ def _load(runtime: Runtime, posts: Sequence[Post], viewer_id: int | None) -> _Ba
     ids = sorted(by_id)
     counters = runtime.cache.counters
     return _Batch(
-        base=base_url(runtime.settings),
+        base=runtime.settings.public_url,
         posts=by_id,
         accounts=runtime.store.get_accounts(sorted(people)),
         favourites=counters.get(FAVOURITES, ids),

@@ -31,8 +31,10 @@ class Conflict(StoreError):
 class Transaction(Protocol):
     """One atomic unit of writes. Nothing is visible to others until it commits."""
 
-    def insert_account(self, account: Account, password_hash: str | None) -> None:
-        """Raises Conflict when the username (case-insensitive) is taken."""
+    def insert_account(
+        self, account: Account, password_hash: str | None, email: str | None = None
+    ) -> None:
+        """Raises Conflict when the username or the e-mail (each case-insensitive) is taken."""
 
     def insert_post(self, post: Post) -> None:
         """Adds a post and bumps the author's statuses_count and last_status_at.
@@ -90,6 +92,9 @@ class Store(Protocol):
     def get_accounts(self, ids: Iterable[int]) -> dict[int, Account]: ...
 
     def get_account_by_username(self, username: str) -> Account | None:
+        """Case-insensitive."""
+
+    def get_account_by_email(self, email: str) -> Account | None:
         """Case-insensitive."""
 
     def get_password_hash(self, account_id: int) -> str | None: ...

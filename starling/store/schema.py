@@ -123,8 +123,15 @@ _V3_IDEMPOTENCY_KEYS: Migration = (
     ) WITHOUT ROWID""",
 )
 
+# The e-mail given at registration, the login Mastodon clients send to the password
+# grant. Unique whatever its case; accounts without one (NULL) never collide.
+_V4_ACCOUNT_EMAIL: Migration = (
+    "ALTER TABLE accounts ADD COLUMN email TEXT",
+    "CREATE UNIQUE INDEX accounts_email ON accounts (lower(email))",
+)
+
 # Which consumer of a group reads the outbox now, and until when (eventlog/outbox.py).
-_V4_CONSUMER_LEASES: Migration = (
+_V5_CONSUMER_LEASES: Migration = (
     """CREATE TABLE consumer_leases (
         grp TEXT PRIMARY KEY,
         consumer TEXT NOT NULL,
@@ -136,7 +143,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V1_CORE,
     _V2_PENDING_INDEXES,
     _V3_IDEMPOTENCY_KEYS,
-    _V4_CONSUMER_LEASES,
+    _V4_ACCOUNT_EMAIL,
+    _V5_CONSUMER_LEASES,
 )
 
 BUSY_TIMEOUT_MS = 10_000

@@ -79,6 +79,11 @@ class SqliteStore:
         row = self._conn.execute(sql, (username.lower(),)).fetchone()
         return None if row is None else account_from_row(row)
 
+    def get_account_by_email(self, email: str) -> Account | None:
+        sql = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower(?)"
+        row = self._conn.execute(sql, (email,)).fetchone()
+        return None if row is None else account_from_row(row)
+
     def get_password_hash(self, account_id: int) -> str | None:
         sql = "SELECT password_hash FROM accounts WHERE id = ?"
         row = self._conn.execute(sql, (account_id,)).fetchone()

@@ -27,7 +27,7 @@ POST_COLUMNS = (
 INSERT_ACCOUNT = (
     "INSERT INTO accounts (id, username, username_lower, display_name, created_at, bot, region,"
     " note, followers_count, following_count, statuses_count, last_status_at, last_active_at,"
-    " password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " password_hash, email) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_POST = f"INSERT INTO posts ({POST_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 INSERT_FOLLOW = (
@@ -60,12 +60,14 @@ def account_from_row(row: Any) -> Account:
 
 # Row builders pass bools as ints: sqlite3 binds a bool (or None) through its slow
 # adapter lookup, which dominated bulk loads.
-def account_row(account: Account, password_hash: str | None) -> tuple[object, ...]:
+def account_row(
+    account: Account, password_hash: str | None, email: str | None = None
+) -> tuple[object, ...]:
     a = account
     return (
         a.id, a.username, a.username.lower(), a.display_name, a.created_at, int(a.bot), a.region,
         a.note, a.followers_count, a.following_count, a.statuses_count, a.last_status_at,
-        a.last_active_at, password_hash,
+        a.last_active_at, password_hash, email,
     )  # fmt: skip
 
 

@@ -30,9 +30,11 @@ class SqliteTransaction:
         self._conn = conn
         self.emitted = False
 
-    def insert_account(self, account: Account, password_hash: str | None) -> None:
+    def insert_account(
+        self, account: Account, password_hash: str | None, email: str | None = None
+    ) -> None:
         with unique_is_conflict():
-            self._conn.execute(INSERT_ACCOUNT, account_row(account, password_hash))
+            self._conn.execute(INSERT_ACCOUNT, account_row(account, password_hash, email))
 
     def insert_post(self, post: Post) -> None:
         with unique_is_conflict():

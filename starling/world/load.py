@@ -4,7 +4,8 @@ Requests go out on a fixed schedule (rate per second) whatever the server's spee
 a slow server shows up as latency rather than as a lower request rate. Latency is
 measured from each request's scheduled time. The run is bounded: rate x duration
 requests, then at most GRACE_S for those still in flight. It refuses any base URL
-that is not a loopback address. See docs/subsystems/world.md.
+that is not a loopback address, and stops before the run when no server answers there.
+See docs/subsystems/world.md.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ GRACE_S = 10.0  # after the last scheduled request, how long those in flight may
 REMEMBERED_IDS = 500
 # Actions whose responses carry statuses worth remembering as targets.
 OBSERVED = frozenset({"post", "like", "repost", "home"})
+
+
+class ServerUnreachable(Exception):
+    """Nothing answers at the base URL: a run would only count transport errors."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,7 @@ async def _drive(
     async with httpx.AsyncClient(
         base_url=base_url, timeout=REQUEST_TIMEOUT_S, limits=limits, transport=transport
     ) as client:
+        await _check_reachable(client)
         driver = Driver(client, concurrency, seed)
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -193,3 +199,14 @@ async def _drive(
             await asyncio.gather(*pending, return_exceptions=True)
         driver.report.duration_s = loop.time() - start
         return driver.report
+
+
+async def _check_reachable(client: httpx.AsyncClient) -> None:
+    """Any HTTP answer will do; only a failed exchange means there is no server."""
+    try:
+        await client.get("/api/v1/instance")
+    except httpx.TransportError as exc:
+        raise ServerUnreachable(
+            f"no server answers at {client.base_url} ({type(exc).__name__}): "
+            "start one with `starling serve` or `make run`, or pass --url"
+        ) from exc
