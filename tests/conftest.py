@@ -2,6 +2,8 @@
 
 pytest_plugins = [
     "tests.fixtures_redis",
+    "tests.fixtures_postgres",
+    "tests.fixtures_store",
     "tests.fixtures_runtime",
     "tests.fixtures_api",
 ]
