@@ -4,7 +4,8 @@
 one database created; `stop()` and `start()` keep the port and the data directory, so a
 fault test can take the server down and bring it back. PostgreSQL refuses to run as root:
 under root the server runs as the `postgres` system user (or `nobody`). Durability is off
-unless asked for (tests want speed, benchmarks want the real cost of a commit).
+unless asked for (tests want speed, benchmarks want the real cost of a commit); either
+way a commit survives the server being killed.
 See docs/subsystems/store.md.
 """
 
@@ -31,9 +32,9 @@ SUPERUSER = "postgres"
 # Unprivileged accounts the server may run as when we are root, in order of preference.
 RUN_AS_CANDIDATES = ("postgres", "nobody")
 DEBIAN_BINARIES = "/usr/lib/postgresql/*/bin"
-# Tests and throwaway benchmarks of other things need no crash safety; a crashed test
-# server is thrown away with its directory.
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# Without fsync a commit survives a crash of the server (its WAL is written to the
+# kernel at commit) but not of the machine, which is all a test server needs.
+FAST_SETTINGS = {"fsync": "off", "full_page_writes": "off"}
 
 
 class PostgresUnavailable(RuntimeError):
