@@ -20,7 +20,7 @@ from starling.store.postgres_db import (
     open_pool,
     unique_is_conflict,
 )
-from starling.store.postgres_transaction import PostgresTransaction
+from starling.store.postgres_transaction import PostgresTransaction, transaction
 from starling.store.rows import (
     ACCOUNT_ROW_COLUMNS,
     FOLLOW_COLUMNS,
@@ -53,8 +53,7 @@ class PostgresStore(SqlReads):
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
-        with self._pool.connection() as conn, conn.transaction():
-            tx = PostgresTransaction(conn)
+        with self._pool.connection() as conn, transaction(conn) as tx:
             yield tx
         if tx.emitted and self._on_commit is not None:
             self._on_commit()
