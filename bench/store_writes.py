@@ -4,7 +4,7 @@ Each writer thread posts as its own account through `Actions.post` (text checks,
 post row, the author's counts and the `post.created` event in one transaction), with 1
 and with 8 threads, in several rounds; no workers run, so this is the store's write path
 alone. Both stores are durable: SQLite `synchronous = FULL`, a private PostgreSQL with
-fsync on, on the same disk. Run: python -m bench.store_writes.
+fsync on, on the same disk. Run: python -m bench.store_writes. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--backends", default=",".join(BACKENDS), help="'sqlite', 'postgres'")
     parser.add_argument("--threads", type=_ints, default=[1, 8], help="comma list, e.g. 1,8")
     parser.add_argument("--posts", type=int, default=800, help="posts per round")
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
     results = [r for backend in args.backends.split(",") for r in bench_backend(backend, args)]
     print(f"Store writes through Actions.post. {machine()}\n")
