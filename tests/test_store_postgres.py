@@ -15,7 +15,13 @@ from starling.eventlog.postgres import PostgresEventLog
 from starling.model import Event
 from starling.store.base import StoreError
 from starling.store.postgres import PostgresStore
-from starling.store.postgres_db import MIGRATIONS, migrate, schema_version
+from starling.store.postgres_db import (
+    EVENTS_LOCK,
+    MIGRATIONS,
+    migrate,
+    schema_version,
+)
+from starling.store.postgres_transaction import APPEND
 from tests.store_records import account, add_accounts, race
 
 pytestmark = pytest.mark.postgres
@@ -23,6 +29,8 @@ pytestmark = pytest.mark.postgres
 WRITERS = 8
 WRITES_EACH = 30
 PATIENCE_S = 60.0
+# Long enough for an append that does not wait to finish many times over.
+BLOCKED_S = 0.5
 
 
 def query(url: str, sql: str) -> list[tuple[object, ...]]:
@@ -177,6 +185,32 @@ def test_offsets_commit_in_order_under_concurrent_writers(postgres_url: str) -> 
     committed = WRITERS * (WRITES_EACH - WRITES_EACH // 5)
     assert [e.offset for e in seen] == list(range(1, committed + 1))
     assert len({(e.payload["writer"], e.payload["n"]) for e in seen}) == committed
+
+
+def test_an_append_waits_until_an_earlier_appender_commits(postgres_url: str) -> None:
+    """An appender that holds offset 1 uncommitted keeps a later append (and so offset 2)
+    from committing until it commits itself."""
+    store = PostgresStore(postgres_url)
+    log = PostgresEventLog(postgres_url)
+    try:
+        with psycopg.connect(postgres_url) as earlier:
+            earlier.execute("SELECT pg_advisory_xact_lock(%s)", (EVENTS_LOCK,))
+            earlier.execute(APPEND, ("earlier", "{}", 1))
+            later = threading.Thread(target=lambda: emit(store, "later"))
+            later.start()
+            later.join(BLOCKED_S)
+            assert later.is_alive()
+            assert log.read(0, 10) == []
+        later.join(PATIENCE_S)
+        assert [(e.offset, e.type) for e in log.read(0, 10)] == [(1, "earlier"), (2, "later")]
+    finally:
+        store.close()
+        log.close()
+
+
+def emit(store: PostgresStore, event_type: str) -> None:
+    with store.transaction() as tx:
+        tx.emit(event_type, {}, 2)
 
 
 class _RolledBack(Exception):
