@@ -85,11 +85,13 @@ class PostgresStore(SqlReads):
             ("follows", FOLLOW_COLUMNS, follows, map(follow_row, follows)),
             ("likes", LIKE_COLUMNS, likes, likes),
         )
-        with self._pool.connection() as conn, conn.transaction(), unique_is_conflict():
-            cur = conn.cursor()
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             for table, columns, records, rows in copies:
                 if records:
-                    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    with (
+                        unique_is_conflict(),
+                        cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+                    ):
                         for row in rows:
                             copy.write_row(row)
 
