@@ -8,6 +8,8 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures_redis",
+    "tests.fixtures_postgres",
+    "tests.fixtures_store",
     "tests.fixtures_runtime",
     "tests.fixtures_api",
     "tests.fixtures_eventlog",

@@ -16,7 +16,7 @@ from starling.eventlog.base import EventLog
 from starling.eventlog.open import open_log
 from starling.events import Event
 from starling.store.base import Store
-from starling.store.sqlite import SqliteStore
+from starling.store.open import open_store
 
 CLAIM_AFTER_S = 0.3
 
@@ -33,9 +33,14 @@ class LogUnderTest:
                 tx.emit(event)
 
 
-@pytest.fixture(params=["sqlite-outbox"])
+@pytest.fixture(
+    params=["sqlite-outbox", pytest.param("postgres-outbox", marks=pytest.mark.postgres)]
+)
 def log_under_test(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogUnderTest]:
-    store = SqliteStore(tmp_path / "starling.sqlite3")
+    if request.param == "sqlite-outbox":
+        store = open_store(f"sqlite:///{tmp_path / 'starling.sqlite3'}")
+    else:
+        store = open_store(request.getfixturevalue("postgres_url"))
     opened: list[EventLog] = []
 
     def reopen() -> EventLog:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
+from starling.config import Settings
+from starling.runtime import open_runtime
 from tests.fixtures_runtime import RuntimeFactory
 
 
@@ -37,3 +40,21 @@ def test_threads_mode_fans_out_in_the_background(make_runtime: RuntimeFactory) -
             break
         deadline.wait(0.01)
     assert runtime.cache.timelines.range(fan.id, limit=5) == [post.id]
+
+
+@pytest.mark.postgres
+def test_a_runtime_on_postgresql_posts_and_fans_out(tmp_path: Path, postgres_url: str) -> None:
+    settings = Settings(data_dir=tmp_path, store_url=postgres_url, rate_limits="off")
+    runtime = open_runtime(settings, workers="sync")
+    try:
+        author = runtime.actions.register("author", None)
+        fan = runtime.actions.register("fan", None)
+        runtime.actions.follow(fan.id, author.id)
+        runtime.home.read(fan.id)
+        post = runtime.actions.post(author.id, "on PostgreSQL #scale", idempotency_key="k1")
+        again = runtime.actions.post(author.id, "on PostgreSQL #scale", idempotency_key="k1")
+        assert again.id == post.id
+        assert [p.id for p in runtime.home.read(fan.id)] == [post.id]
+        assert runtime.log.lag("fanout") == 0
+    finally:
+        runtime.close()

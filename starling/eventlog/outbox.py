@@ -4,7 +4,8 @@ One partition; offsets are dense integers in commit order. A consumer group has 
 committed offset and one lease: the consumer holding the lease reads, and a consumer that
 stops renewing it (it died) loses it after the claim timeout, so another resumes from the
 group's committed offset. The SQL is shared by every store; a backend supplies only how
-to run it (`SqlRunner`). See docs/subsystems/eventlog.md.
+to run it: the store's own connections (`Sql`) and its dialect.
+See docs/subsystems/eventlog.md.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
 
 from starling import events
 from starling.eventlog.base import LogEntry, Position
 from starling.ids import now_ms
+from starling.store.dialect import Dialect
+from starling.store.sql import Sql
 
 # notify() wakes waiters in this process at once; appends made by another process are
 # only seen by polling, so a waiter re-checks at least this often.
@@ -47,26 +49,16 @@ _RELEASE = "DELETE FROM consumer_leases WHERE grp = ? AND consumer = ?"
 _TRIM = 'DELETE FROM events WHERE "offset" <= ? AND ts < ?'
 
 
-class SqlRunner(Protocol):
-    """Runs one statement in its own transaction; `?` placeholders."""
-
-    greatest: str  # the two-argument maximum: MAX in SQLite, GREATEST in PostgreSQL
-
-    def query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
-
-    def execute(self, sql: str, params: Sequence[Any]) -> int:
-        """Returns the rows changed."""
-
-    def close(self) -> None: ...
-
-
 class OutboxLog:
     """See eventlog.base.EventLog. Wire `notify` to the store's commits in this process."""
 
     partitions = 1
 
-    def __init__(self, sql: SqlRunner, *, claim_after_s: float = DEFAULT_CLAIM_AFTER_S) -> None:
+    def __init__(
+        self, sql: Sql, dialect: Dialect, *, claim_after_s: float = DEFAULT_CLAIM_AFTER_S
+    ) -> None:
         self._sql = sql
+        self._commit_sql = _COMMIT.format(greatest=dialect.greatest)
         self._claim_after_ms = int(claim_after_s * 1000)
         self._appended = threading.Condition()
         self._generation = 0
@@ -80,12 +72,12 @@ class OutboxLog:
         if not entries:
             return
         newest = max(int(e.position) for e in entries)
-        self._sql.execute(_COMMIT.format(greatest=self._sql.greatest), (group, newest))
+        self._sql.run(self._commit_sql, (group, newest))
         self._hold_lease(group, consumer)
 
     def release(self, group: str, consumer: str) -> None:
         """Gives the lease up at once (a clean shutdown), so another consumer need not wait."""
-        self._sql.execute(_RELEASE, (group, consumer))
+        self._sql.run(_RELEASE, (group, consumer))
 
     def lag(self, group: str) -> int:
         return self.last_offset() - self.committed(group)
@@ -119,31 +111,31 @@ class OutboxLog:
     # Outbox housekeeping, for the relay and tools
 
     def last_offset(self) -> int:
-        return int(self._sql.query(_LAST, ())[0][0])
+        return int(self._sql.one(_LAST)[0])
 
     def committed(self, group: str) -> int:
-        rows = self._sql.query(_COMMITTED, (group,))
-        return int(rows[0][0]) if rows else 0
+        row = self._sql.one(_COMMITTED, (group,))
+        return 0 if row is None else int(row[0])
 
     def trim(self, upto: int, older_than_ms: int) -> int:
         """Deletes events at or below offset `upto` written before `older_than_ms`."""
-        return self._sql.execute(_TRIM, (upto, older_than_ms))
+        return self._sql.run(_TRIM, (upto, older_than_ms))
 
     def close(self) -> None:
-        self._sql.close()
+        """The connections are the store's, closed with it."""
 
     def _entries(self, after: int, limit: int) -> list[LogEntry]:
         return [
             LogEntry(events.decode(kind, json.loads(payload)), 0, str(offset))
-            for offset, kind, payload in self._sql.query(_READ, (after, limit))
+            for offset, kind, payload in self._sql.rows(_READ, (after, limit))
         ]
 
     def _may_hold(self, group: str, consumer: str) -> bool:
-        rows = self._sql.query(_LEASE_STATE, (group,))
-        return not rows or rows[0][0] == consumer or rows[0][1] < now_ms()
+        row = self._sql.one(_LEASE_STATE, (group,))
+        return row is None or row[0] == consumer or row[1] < now_ms()
 
     def _hold_lease(self, group: str, consumer: str) -> bool:
         now = now_ms()
-        self._sql.execute(_LEASE, (group, consumer, now + self._claim_after_ms, now))
-        rows = self._sql.query(_HOLDER, (group,))
-        return bool(rows) and rows[0][0] == consumer
+        self._sql.run(_LEASE, (group, consumer, now + self._claim_after_ms, now))
+        row = self._sql.one(_HOLDER, (group,))
+        return row is not None and row[0] == consumer

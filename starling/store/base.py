@@ -1,4 +1,4 @@
-"""The store-of-record interface. SQLite is the embedded default; PostgreSQL plugs in later.
+"""The store-of-record interface. SQLite is the embedded default; PostgreSQL scales out.
 
 Every write happens inside `Store.transaction()`; the transaction's `emit` appends to the
 event log in the same commit (a transactional outbox), so a crash can never keep a write
@@ -139,6 +139,11 @@ class Store(Protocol):
         self, author_ids: Sequence[int], per_author: int, max_id: int | None = None
     ) -> list[Post]:
         """Up to per_author newest live posts (below max_id) of each author."""
+
+    def iter_posts(self, after_id: int, chunk: int) -> Iterator[list[Post]]:
+        """Every post above after_id, live and deleted (deleted_at set), in id order, in
+        chunks of at most `chunk`; each chunk is its own short query. The source of
+        search backfill and index rebuilds."""
 
     def post_ids_by_authors(self, author_ids: Sequence[int], since_id: int) -> IdArray:
         """Ids of live and deleted posts by these authors above since_id."""

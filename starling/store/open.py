@@ -1,18 +1,26 @@
-"""Builds the store of record from its URL. See docs/subsystems/store.md.
+"""`open_store(url)`: the store of record a URL names. See docs/subsystems/store.md.
 
-`sqlite:///relative/path` or `sqlite:////absolute/path`: the embedded store.
+`sqlite:///relative/path` or `sqlite:////absolute/path` (SQLAlchemy's spelling) opens a
+SqliteStore; `postgresql://...` (or `postgres://`) a PostgresStore.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from starling.store.base import Store
-from starling.store.sqlite import SqliteStore
+from starling.store.base import Store, StoreError
+
+SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
 def open_store(url: str) -> Store:
-    scheme, _, rest = url.partition("://")
-    if scheme == "sqlite" and rest.startswith("/"):
-        return SqliteStore(Path(rest[1:]))
-    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH")
+    if url.startswith(SQLITE_PREFIX):
+        from starling.store.sqlite import SqliteStore
+
+        return SqliteStore(Path(url.removeprefix(SQLITE_PREFIX)))
+    if url.startswith(POSTGRES_PREFIXES):
+        from starling.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(f"no store for {url.split(':', 1)[0]!r} URLs; use sqlite:/// or postgresql://")

@@ -1,80 +1,36 @@
-"""The SQLite store of record: every Store method, uniqueness, atomicity and races."""
+"""The store of record's conformance suite: every Store method, uniqueness, atomicity and
+races, through the public interface only, on every backend (fixtures_store.store_url)."""
 
 from __future__ import annotations
-
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 import pytest
 
+from starling.eventlog.outbox import OutboxLog
 from starling.events import FollowCreated
-from starling.model import Account, App, Follow, Post, Token
-from starling.store import sqlite as sqlite_store
-from starling.store.base import Conflict, IdArray, StoreError
-from starling.store.schema import MIGRATIONS, connect, migrate, user_version
-from starling.store.sqlite import SqliteStore
+from starling.model import App, Follow, Post, Token
+from starling.store.base import Conflict, Store
+from tests.fixtures_store import StoreFactory
+from tests.store_records import (
+    THREADS,
+    account,
+    add_accounts,
+    add_posts,
+    follow,
+    ids,
+    post,
+    race,
+)
 
-T = TypeVar("T")
-THREADS = 16
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "data" / "store.sqlite3")
-    yield s
-    s.close()
-
-
-def account(i: int, **fields: Any) -> Account:
-    return replace(Account(i, f"user{i}", "", 0), **fields)
+# Snowflake ids and millisecond times need all 64 bits.
+BIG = 2**62 + 7
 
 
-def post(i: int, author: int, **fields: Any) -> Post:
-    return replace(Post(i, author, f"post {i}", i), **fields)
-
-
-def add_accounts(store: SqliteStore, *ids: int) -> None:
+def test_accounts_round_trip_and_lookups(store: Store) -> None:
+    big = account(BIG, username="Big", created_at=BIG, last_status_at=BIG, last_active_at=BIG)
     with store.transaction() as tx:
-        for i in ids:
-            tx.insert_account(account(i), None)
-
-
-def add_posts(store: SqliteStore, *posts: Post) -> None:
-    with store.transaction() as tx:
-        for p in posts:
-            tx.insert_post(p)
-
-
-def follow(
-    store: SqliteStore, follower: int, followee: int, at: int = 0, notify: bool = False
-) -> bool:
-    with store.transaction() as tx:
-        return tx.insert_follow(Follow(follower, followee, at, notify))
-
-
-def race(work: Callable[[int], T], n: int = THREADS) -> list[T]:
-    """Runs work(0..n-1) on n threads released together."""
-    start = threading.Barrier(n)
-
-    def run(i: int) -> T:
-        start.wait()
-        return work(i)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(run, range(n)))
-
-
-def ids(array: IdArray) -> list[int]:
-    return sorted(int(i) for i in array)
-
-
-def test_accounts_round_trip_and_lookups(store: SqliteStore) -> None:
+        tx.insert_account(big, None)
+    assert store.get_accounts([BIG]) == {BIG: big}
     with store.transaction() as tx:
         tx.insert_account(account(1, username="Alice", bot=True, region="eu"), "hash-a")
         tx.insert_account(account(2), None)
@@ -87,26 +43,14 @@ def test_accounts_round_trip_and_lookups(store: SqliteStore) -> None:
     assert store.get_password_hash(2) is None
 
 
-def test_username_is_unique_regardless_of_case(store: SqliteStore) -> None:
+def test_username_is_unique_regardless_of_case(store: Store) -> None:
     add_accounts(store, 1)
     with pytest.raises(Conflict), store.transaction() as tx:
         tx.insert_account(account(2, username="USER1"), None)
     assert store.get_accounts([2]) == {}
 
 
-def test_email_is_optional_unique_and_found_regardless_of_case(store: SqliteStore) -> None:
-    with store.transaction() as tx:
-        tx.insert_account(account(1), None, "Ann@Example.org")
-        tx.insert_account(account(2), None)
-        tx.insert_account(account(3), None)  # accounts without an e-mail never collide
-    assert store.get_account_by_email("ann@EXAMPLE.org") == store.get_accounts([1])[1]
-    assert store.get_account_by_email("bob@example.org") is None
-    with pytest.raises(Conflict), store.transaction() as tx:
-        tx.insert_account(account(4), None, "ANN@example.org")
-    assert store.get_accounts([4]) == {}
-
-
-def test_apps_and_tokens(store: SqliteStore) -> None:
+def test_apps_and_tokens(store: Store) -> None:
     app = App(7, "cid", "secret-hash", "client", "urn:ietf:wg:oauth:2.0:oob", "read write")
     token = Token("token-hash", 7, None, "read", 5)
     with store.transaction() as tx:
@@ -122,7 +66,7 @@ def test_apps_and_tokens(store: SqliteStore) -> None:
         tx.insert_app(App(8, "cid", "s", "dup", "", ""))
 
 
-def test_insert_post_bumps_author_and_parent_counts(store: SqliteStore) -> None:
+def test_insert_post_bumps_author_and_parent_counts(store: Store) -> None:
     add_accounts(store, 1, 2)
     original = post(10, 1, hashtags=("python", "sqlite"), mentions=(2,), sensitive=True)
     add_posts(store, original)
@@ -135,7 +79,7 @@ def test_insert_post_bumps_author_and_parent_counts(store: SqliteStore) -> None:
     assert store.get_posts([10])[10].replies_count == 1
 
 
-def test_tombstone_post_reverses_counts_once(store: SqliteStore) -> None:
+def test_tombstone_post_reverses_counts_once(store: Store) -> None:
     add_accounts(store, 1, 2)
     add_posts(store, post(10, 1), post(11, 2, reply_to_id=10, reply_to_account_id=1))
     with store.transaction() as tx:
@@ -148,7 +92,7 @@ def test_tombstone_post_reverses_counts_once(store: SqliteStore) -> None:
     assert store.get_posts([10])[10].replies_count == 0
 
 
-def test_failed_transaction_leaves_nothing(store: SqliteStore) -> None:
+def test_failed_transaction_leaves_nothing(store: Store, log: OutboxLog) -> None:
     add_accounts(store, 1)
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.insert_post(post(10, 1))
@@ -156,25 +100,23 @@ def test_failed_transaction_leaves_nothing(store: SqliteStore) -> None:
         raise RuntimeError("action failed after writing")
     assert store.get_posts([10]) == {}
     assert store.get_accounts([1])[1].statuses_count == 0
-    assert store._conn.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+    assert log.last_offset() == 0
 
 
-def test_on_commit_runs_only_after_commits_that_emitted(tmp_path: Path) -> None:
+def test_on_commit_runs_only_after_commits_that_emitted(make_store: StoreFactory) -> None:
     calls: list[int] = []
-    store = SqliteStore(tmp_path / "s.sqlite3", on_commit=lambda: calls.append(1))
-    try:
-        add_accounts(store, 1)
-        with store.transaction() as tx:
-            tx.emit(FollowCreated(1, 2, 1))
-        with pytest.raises(RuntimeError), store.transaction() as tx:
-            tx.emit(FollowCreated(1, 2, 2))
-            raise RuntimeError
-    finally:
-        store.close()
+    store = make_store()
+    store.add_commit_listener(lambda: calls.append(1))
+    add_accounts(store, 1)
+    with store.transaction() as tx:
+        tx.emit(FollowCreated(1, 2, 1))
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.emit(FollowCreated(1, 2, 2))
+        raise RuntimeError
     assert calls == [1]
 
 
-def test_repost_twice_is_a_conflict(store: SqliteStore) -> None:
+def test_repost_twice_is_a_conflict(store: Store) -> None:
     add_accounts(store, 1, 2)
     add_posts(store, post(10, 1), post(11, 2, repost_of_id=10))
     with pytest.raises(Conflict), store.transaction() as tx:
@@ -182,7 +124,7 @@ def test_repost_twice_is_a_conflict(store: SqliteStore) -> None:
     assert [p.id for p in store.reposts_of([10], [1, 2])] == [11]
 
 
-def test_concurrent_reposts_leave_exactly_one(store: SqliteStore) -> None:
+def test_concurrent_reposts_leave_exactly_one(store: Store) -> None:
     add_accounts(store, 1, 2)
     add_posts(store, post(10, 1))
 
@@ -205,7 +147,7 @@ def test_concurrent_reposts_leave_exactly_one(store: SqliteStore) -> None:
     assert store.get_accounts([2])[2].statuses_count == 1
 
 
-def test_concurrent_likes_are_counted_exactly(store: SqliteStore) -> None:
+def test_concurrent_likes_are_counted_exactly(store: Store) -> None:
     likers = range(1, 65)
     add_accounts(store, *likers)
     add_posts(store, post(1000, 1), post(1001, 1))
@@ -226,7 +168,7 @@ def test_concurrent_likes_are_counted_exactly(store: SqliteStore) -> None:
 
 
 def test_follow_counts_stay_exact_under_concurrent_follow_and_unfollow(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     target = 1
     fans = range(2, 2 + THREADS)
@@ -250,7 +192,7 @@ def test_follow_counts_stay_exact_under_concurrent_follow_and_unfollow(
         assert accounts[fan].following_count == (1 if fan in followers else 0)
 
 
-def test_follow_and_unfollow_report_changes(store: SqliteStore) -> None:
+def test_follow_and_unfollow_report_changes(store: Store) -> None:
     add_accounts(store, 1, 2)
     assert follow(store, 1, 2)
     assert not follow(store, 1, 2)
@@ -262,7 +204,7 @@ def test_follow_and_unfollow_report_changes(store: SqliteStore) -> None:
 
 
 @pytest.fixture
-def timeline(store: SqliteStore) -> SqliteStore:
+def timeline(store: Store) -> Store:
     """Account 1 wrote posts 1..10: 3 is a repost, 4 a reply to 2, 5 a self-reply,
     6 is deleted and 7 unlisted."""
     add_accounts(store, 1, 2)
@@ -290,7 +232,7 @@ def page(posts: list[Post]) -> list[int]:
     return [p.id for p in posts]
 
 
-def test_account_posts_paging(timeline: SqliteStore) -> None:
+def test_account_posts_paging(timeline: Store) -> None:
     s = timeline
     assert page(s.account_posts(1, limit=4)) == [10, 9, 8, 7]
     assert page(s.account_posts(1, max_id=7, limit=3)) == [5, 4, 3]
@@ -300,14 +242,14 @@ def test_account_posts_paging(timeline: SqliteStore) -> None:
     assert page(s.account_posts(1, since_id=8)) == [10, 9]
 
 
-def test_account_posts_filters(timeline: SqliteStore) -> None:
+def test_account_posts_filters(timeline: Store) -> None:
     assert 3 not in page(timeline.account_posts(1, exclude_reposts=True))
     without_replies = page(timeline.account_posts(1, exclude_replies=True))
     assert 4 not in without_replies
     assert 5 in without_replies
 
 
-def test_public_posts_paging_and_visibility(timeline: SqliteStore) -> None:
+def test_public_posts_paging_and_visibility(timeline: Store) -> None:
     s = timeline
     assert page(s.public_posts()) == [100, 10, 9, 8, 5, 4, 2, 1]
     assert page(s.public_posts(max_id=9, limit=2)) == [8, 5]
@@ -315,13 +257,13 @@ def test_public_posts_paging_and_visibility(timeline: SqliteStore) -> None:
     assert page(s.public_posts(since_id=8, limit=1)) == [100]
 
 
-def test_latest_posts_by_authors(timeline: SqliteStore) -> None:
+def test_latest_posts_by_authors(timeline: Store) -> None:
     assert page(timeline.latest_posts_by_authors([1, 2], 2)) == [100, 10, 9]
     assert page(timeline.latest_posts_by_authors([1], 3, max_id=8)) == [7, 5, 4]
     assert timeline.latest_posts_by_authors([], 3) == []
 
 
-def test_post_ids_counts_and_max_id(store: SqliteStore) -> None:
+def test_post_ids_counts_and_max_id(store: Store) -> None:
     assert store.max_post_id() == 0
     add_accounts(store, 1, 2)
     add_posts(store, post(1, 1), post(2, 2), post(3, 1), post(4, 1))
@@ -335,7 +277,7 @@ def test_post_ids_counts_and_max_id(store: SqliteStore) -> None:
 
 
 @pytest.fixture
-def graph(store: SqliteStore) -> SqliteStore:
+def graph(store: Store) -> Store:
     """Accounts 2..41 follow 1; even ones were active at 100, odd ones at 0; 3 and 5
     notify. Account 1 follows 2 and 3."""
     add_accounts(store, *range(1, 42))
@@ -349,7 +291,7 @@ def graph(store: SqliteStore) -> SqliteStore:
     return store
 
 
-def test_followers_and_following(graph: SqliteStore) -> None:
+def test_followers_and_following(graph: Store) -> None:
     assert ids(graph.followers(1)) == list(range(2, 42))
     assert graph.followers(1).dtype == np.int64
     assert ids(graph.followers(1, active_since=100)) == list(range(2, 42, 2))
@@ -362,7 +304,7 @@ def test_followers_and_following(graph: SqliteStore) -> None:
 
 @pytest.mark.parametrize(("chunk", "active_since"), [(7, None), (40, None), (3, 100), (1, None)])
 def test_iter_follower_chunks_covers_each_follower_once(
-    graph: SqliteStore, chunk: int, active_since: int | None
+    graph: Store, chunk: int, active_since: int | None
 ) -> None:
     chunks = list(graph.iter_follower_chunks(1, chunk, active_since=active_since))
     assert all(0 < len(c) <= chunk for c in chunks)
@@ -371,7 +313,7 @@ def test_iter_follower_chunks_covers_each_follower_once(
     assert len(flat) == len(set(flat))
 
 
-def test_relationships(graph: SqliteStore) -> None:
+def test_relationships(graph: Store) -> None:
     rels = {r.id: r for r in graph.relationships(1, [2, 3, 4, 99])}
     assert (rels[2].following, rels[2].followed_by, rels[2].notifying) == (True, True, False)
     assert (rels[3].following, rels[3].followed_by, rels[3].notifying) == (True, True, True)
@@ -379,7 +321,7 @@ def test_relationships(graph: SqliteStore) -> None:
     assert (rels[99].following, rels[99].followed_by) == (False, False)
 
 
-def test_set_last_active_never_moves_back(store: SqliteStore) -> None:
+def test_set_last_active_never_moves_back(store: Store) -> None:
     add_accounts(store, 1)
     with store.transaction() as tx:
         tx.set_last_active(1, 200)
@@ -388,7 +330,7 @@ def test_set_last_active_never_moves_back(store: SqliteStore) -> None:
 
 
 @pytest.fixture
-def engaged(store: SqliteStore) -> SqliteStore:
+def engaged(store: Store) -> Store:
     """Viewer 1 liked 10 and 11 (by 2) and 20 (by 3), and reposted 11 (live) and 20
     (deleted). Account 4 reposted 11 too."""
     add_accounts(store, 1, 2, 3, 4)
@@ -402,25 +344,25 @@ def engaged(store: SqliteStore) -> SqliteStore:
     return store
 
 
-def test_viewer_state(engaged: SqliteStore) -> None:
+def test_viewer_state(engaged: Store) -> None:
     state = engaged.viewer_state(1, [10, 11, 20, 99])
     assert state.liked == {10, 11, 20}
     assert state.reposted == {11}
     assert engaged.viewer_state(4, [10, 11]).reposted == {11}
 
 
-def test_reposts_of_and_repost_counts(engaged: SqliteStore) -> None:
+def test_reposts_of_and_repost_counts(engaged: Store) -> None:
     assert page(engaged.reposts_of([11, 20], [1, 4])) == [32, 30]
     assert page(engaged.reposts_of([11], [4, 3])) == [32]
     assert engaged.reposts_of([20], [1]) == []
     assert engaged.repost_counts([11, 20, 10]) == {11: 2, 20: 0, 10: 0}
 
 
-def test_engagement_counts(engaged: SqliteStore) -> None:
+def test_engagement_counts(engaged: Store) -> None:
     assert engaged.engagement_counts(1, [2, 3, 4]) == {2: 3, 3: 1, 4: 0}
 
 
-def test_set_post_counts(store: SqliteStore) -> None:
+def test_set_post_counts(store: Store) -> None:
     add_accounts(store, 1)
     add_posts(store, post(10, 1), post(11, 1))
     with store.transaction() as tx:
@@ -430,7 +372,7 @@ def test_set_post_counts(store: SqliteStore) -> None:
     assert (found[11].favourites_count, found[11].reblogs_count) == (0, 7)
 
 
-def test_get_many_ids_in_one_call(store: SqliteStore) -> None:
+def test_get_many_ids_in_one_call(store: Store) -> None:
     n = 2_500
     store.bulk_load(accounts=[account(i) for i in range(n)])
     store.bulk_load(posts=[post(i, i) for i in range(n)])
@@ -438,8 +380,7 @@ def test_get_many_ids_in_one_call(store: SqliteStore) -> None:
     assert len(store.get_posts(np.arange(n, dtype=np.int64))) == n
 
 
-def test_bulk_load_inserts_rows_as_given_without_events(store: SqliteStore) -> None:
-    cache_size = store._conn.execute("PRAGMA cache_size").fetchone()
+def test_bulk_load_inserts_rows_as_given_without_events(store: Store, log: OutboxLog) -> None:
     store.bulk_load(
         accounts=[account(1, followers_count=1), account(2, following_count=1, statuses_count=1)],
         posts=[post(10, 2, hashtags=("a",))],
@@ -450,133 +391,49 @@ def test_bulk_load_inserts_rows_as_given_without_events(store: SqliteStore) -> N
     assert store.get_posts([10])[10].hashtags == ("a",)
     assert ids(store.notify_followers(1, 5)) == [2]
     assert store.like_counts([10]) == {10: 1}
-    assert store._conn.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
-    # Durability and cache size change only inside bulk_load: 2 is FULL.
-    assert store._conn.execute("PRAGMA synchronous").fetchone() == (2,)
-    assert store._conn.execute("PRAGMA cache_size").fetchone() == cache_size
+    assert log.last_offset() == 0
 
 
-def test_bulk_load_is_all_or_nothing(store: SqliteStore) -> None:
+def test_bulk_load_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(Conflict):
         store.bulk_load(accounts=[account(1), account(2, username="USER1")])
     assert store.get_accounts([1, 2]) == {}
 
 
-def test_store_survives_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
-    first = SqliteStore(path)
+def test_store_survives_reopen(make_store: StoreFactory) -> None:
+    first = make_store()
     add_accounts(first, 1)
     first.close()
-    second = SqliteStore(path)
-    try:
-        assert set(second.get_accounts([1])) == {1}
-    finally:
-        second.close()
+    assert set(make_store().get_accounts([1])) == {1}
 
 
-def test_opening_an_older_file_applies_missing_migrations(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    conn = connect(path)
-    migrate(conn, MIGRATIONS[:1])
-    conn.execute(
-        "INSERT INTO accounts (id, username, username_lower, created_at)"
-        " VALUES (1, 'Old', 'old', 0)"
-    )
-    conn.close()
-    store = SqliteStore(path)
-    try:
-        assert user_version(store._conn) == len(MIGRATIONS) > 1
-        assert store.get_account_by_username("old") == account(1, username="Old")
-        assert store._conn.execute("SELECT COUNT(*) FROM pending_indexes").fetchone() == (0,)
-    finally:
-        store.close()
-
-
-def test_migrations_apply_in_order_each_once(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "m.sqlite3")
-    v1 = ("CREATE TABLE t (a INTEGER)",)
-    v2 = ("ALTER TABLE t ADD COLUMN b INTEGER", "INSERT INTO t VALUES (1, 2)")
-    try:
-        migrate(conn, [v1])
-        assert user_version(conn) == 1
-        # v1 would fail if run again: the table exists.
-        migrate(conn, [v1, v2])
-        assert user_version(conn) == 2
-        assert conn.execute("SELECT a, b FROM t").fetchall() == [(1, 2)]
-    finally:
-        conn.close()
-
-
-def test_failed_migration_rolls_back_whole_step(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "m.sqlite3")
-    v1 = ("CREATE TABLE t (a INTEGER)",)
-    broken = ("CREATE TABLE u (a INTEGER)", "INSERT INTO missing VALUES (1)")
-    try:
-        with pytest.raises(sqlite3.OperationalError):
-            migrate(conn, [v1, broken])
-        assert user_version(conn) == 1
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        assert "t" in tables
-        assert "u" not in tables
-    finally:
-        conn.close()
-
-
-def test_newer_file_is_refused(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "m.sqlite3")
-    try:
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-        with pytest.raises(StoreError):
-            migrate(conn)
-    finally:
-        conn.close()
-
-
-def index_names(store: SqliteStore) -> set[str]:
-    rows = store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-    return {row[0] for row in rows}
+def test_two_stores_on_one_backend_see_each_others_commits(make_store: StoreFactory) -> None:
+    first, second = make_store(), make_store()
+    add_accounts(first, 1)
+    assert set(second.get_accounts([1])) == {1}
 
 
 @pytest.fixture
-def deferring(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_store, "DEFER_INDEXES_FROM_ROWS", 2)
+def history(store: Store) -> Store:
+    """Posts 1..9 by accounts 1 and 2; 4 and 7 are deleted."""
+    add_accounts(store, 1, 2)
+    add_posts(store, *(post(i, 1 + i % 2) for i in range(1, 10)))
+    with store.transaction() as tx:
+        tx.tombstone_post(4, 40)
+        tx.tombstone_post(7, 70)
+    return store
 
 
-def load_graph(store: SqliteStore) -> None:
-    store.bulk_load(accounts=[account(i) for i in range(1, 5)])
-    store.bulk_load(follows=[Follow(f, 1, 0, notify=f == 3) for f in range(2, 5)])
+@pytest.mark.parametrize("chunk", [1, 2, 4, 9, 100])
+def test_iter_posts_scans_live_and_deleted_posts_in_id_order(history: Store, chunk: int) -> None:
+    chunks = list(history.iter_posts(0, chunk))
+    assert all(0 < len(c) <= chunk for c in chunks)
+    flat = [p for c in chunks for p in c]
+    assert [p.id for p in flat] == list(range(1, 10))
+    assert {p.id: p.deleted_at for p in flat if p.deleted_at is not None} == {4: 40, 7: 70}
+    assert flat == [history.get_posts([p.id])[p.id] for p in flat]
 
 
-@pytest.mark.usefixtures("deferring")
-def test_bulk_load_defers_indexes_until_the_next_transaction(store: SqliteStore) -> None:
-    before = index_names(store)
-    load_graph(store)
-    assert "follows_followee" not in index_names(store)
-    # Reads stay correct while the index is missing.
-    assert ids(store.followers(1)) == [2, 3, 4]
-    store.bulk_load(follows=[Follow(1, 2, 0), Follow(1, 3, 0)])
-    assert "follows_followee" not in index_names(store)
-    add_accounts(store, 9)
-    assert index_names(store) == before
-    assert ids(store.followers(1)) == [2, 3, 4]
-    assert ids(store.notify_followers(1, 5)) == [3]
-
-
-@pytest.mark.usefixtures("deferring")
-def test_deferred_indexes_are_rebuilt_on_close_or_next_open(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
-    loader, other = SqliteStore(path), SqliteStore(path)
-    before = index_names(other)
-    load_graph(loader)
-    assert index_names(other) != before
-    SqliteStore(path).close()  # what a restarted server does on open
-    assert index_names(other) == before
-    other.bulk_load(likes=[(2, 1, 0), (3, 1, 0)])
-    assert "likes_post" not in index_names(other)
-    other.close()
-    reopened = SqliteStore(path)
-    try:
-        assert index_names(reopened) == before
-    finally:
-        reopened.close()
-        loader.close()
+def test_iter_posts_starts_after_the_given_id(history: Store) -> None:
+    assert [p.id for c in history.iter_posts(6, 2) for p in c] == [7, 8, 9]
+    assert list(history.iter_posts(9, 2)) == []

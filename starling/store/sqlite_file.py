@@ -1,0 +1,152 @@
+"""The SQLite file: how to open it (per-thread connections), migrate it, and run the
+shared SQL on it (SqliteSql).
+
+The store and the event log share one file, so a write and its event commit together.
+The schema version lives in PRAGMA user_version; opening an older file applies the
+missing migrations (schema.py) in order, one transaction each.
+See docs/subsystems/store.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from starling.store.base import Conflict
+from starling.store.dialect import SQLITE
+from starling.store.schema import Migration, missing, render
+from starling.store.sql import Params
+
+# The schema rendered for SQLite.
+MIGRATIONS = render(SQLITE)
+UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode; callers issue BEGIN IMMEDIATE themselves."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # A 2xx goes out only after commit; FULL makes that commit survive a power cut.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+@contextmanager
+def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception, so nothing partial lands."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    """Applies the migrations the file lacks, each in its own transaction."""
+    for version, statements in missing(user_version(conn), migrations):
+        with atomic(conn):
+            # Checked again under the write lock: another process may have just migrated.
+            if user_version(conn) < version:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+
+
+def defer_indexes(conn: sqlite3.Connection, table: str) -> None:
+    """Drops the table's non-unique indexes until restore_indexes, inside the caller's
+    transaction. Kept up row by row in random key order, an index has most of its pages
+    rewritten by every chunk of a bulk load; one CREATE INDEX at the end sorts once."""
+    found = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
+        (table,),
+    ).fetchall()
+    conn.executemany("INSERT INTO pending_indexes (name, sql) VALUES (?, ?)", found)
+    for name, _ in found:
+        conn.execute(f'DROP INDEX "{name}"')
+
+
+def restore_indexes(conn: sqlite3.Connection) -> None:
+    """Rebuilds the indexes a bulk load deferred; a no-op when none are pending."""
+    if conn.execute("SELECT 1 FROM pending_indexes LIMIT 1").fetchone() is None:
+        return
+    with atomic(conn):
+        for _, sql in conn.execute("SELECT name, sql FROM pending_indexes").fetchall():
+            conn.execute(sql)
+        conn.execute("DELETE FROM pending_indexes")
+
+
+class ThreadConnections:
+    """One connection per thread to a migrated database file; close() closes them all."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        migrate(self.get())
+        # A load that stopped before it restored its indexes left them pending.
+        restore_indexes(self.get())
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._path)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+@contextmanager
+def unique_is_conflict() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorname in UNIQUE_ERRORS:
+            raise Conflict(str(exc)) from exc
+        raise
+
+
+class SqliteSql:
+    """sql.Sql on a connection of this thread (`conn()` returns it)."""
+
+    def __init__(self, conn: Callable[[], sqlite3.Connection]) -> None:
+        self._conn = conn
+
+    def rows(self, statement: str, params: Params = ()) -> Iterable[Any]:
+        return self._conn().execute(statement, params)
+
+    def one(self, statement: str, params: Params = ()) -> Any:
+        return self._conn().execute(statement, params).fetchone()
+
+    def run(self, statement: str, params: Params = ()) -> int:
+        with unique_is_conflict():
+            return self._conn().execute(statement, params).rowcount
+
+    def many(self, statement: str, rows: Iterable[Params]) -> None:
+        with unique_is_conflict():
+            self._conn().executemany(statement, rows)
