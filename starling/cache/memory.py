@@ -175,9 +175,9 @@ class _Arena:
 
     def __init__(self, capacity: int) -> None:
         self.sizes = _size_classes(capacity)
-        self._empty()
+        self._clear()
 
-    def _empty(self) -> None:
+    def _clear(self) -> None:
         self.entries = _MappedArray(INITIAL_CELLS)
         self.sources = _MappedArray(INITIAL_CELLS)
         self._end = 0  # cells below belong to segments, used or free; none above was written
@@ -193,7 +193,7 @@ class _Arena:
         return bigger
 
     def by_size(self, sizes: IdArray) -> Iterator[tuple[int, IdArray]]:
-        """Per segment size present (0 left out): the size, and which sizes are it."""
+        """Per segment size present among sizes (0 left out): the size and its positions."""
         classes = np.searchsorted(self.sizes, sizes)
         present = np.bincount(classes, minlength=self.sizes.size)[1:]
         for size_class in (np.flatnonzero(present) + 1).tolist():
@@ -227,7 +227,7 @@ class _Arena:
         """Packs these segments (all that are in use) into fresh maps, keeping their
         first `used` cells; returns their new starts."""
         entries, sources = self.entries, self.sources
-        self._empty()
+        self._clear()
         packed = self.allocate(sizes)
         before, after = _segment_cells(starts, used), _segment_cells(packed, used)
         self.entries.values[after] = entries.values[before]
@@ -457,7 +457,7 @@ def _anonymous_map(size: int) -> mmap.mmap:
 
 def _small_pages(memory: mmap.mmap) -> None:
     """Asks for 4 KiB pages: a 2 MiB transparent huge page is zeroed all at once by the
-    push that first touches it (~10 ms on the benchmark machine; Redis advises against
+    push that first touches it (~8 ms on the benchmark machine; Redis advises against
     transparent huge pages for the same latency)."""
     if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux only
         memory.madvise(mmap.MADV_NOHUGEPAGE)
