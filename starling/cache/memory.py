@@ -1,26 +1,33 @@
 """In-process backends of the cache roles, the default when no Redis is configured.
 
-Home timelines are columnar numpy ring buffers, so that one post reaches thousands of
-timelines in a few vectorised operations. See docs/subsystems/cache.md.
+Home timelines are segments of two shared numpy arrays (entry ids and source ids), each
+just big enough for its entries, so that one post reaches thousands of timelines in a few
+vectorised operations. See docs/subsystems/cache.md.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import mmap
 import random
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from starling.cache.base import IdArray, UserIds
 
-EMPTY = 0  # ids are positive, so 0 marks an unused cell
 INITIAL_ROWS = 1024
-SCAN_BLOCK_ROWS = 128
+SMALLEST_SEGMENT = 8
+INITIAL_CELLS = 1 << 16  # address space; only written pages take memory
+CELL_BYTES = 16  # an entry id and a source id
+COMPACT_MIN_CELLS = 1 << 14
+SCAN_BLOCK_CELLS = 1 << 17
 SWEEP_MIN_RECORDS = 1024
 
 
@@ -82,6 +89,12 @@ class _RowIndex:
         known: IdArray = rows[(self._keys[at] == users) & (rows >= 0)]
         return known
 
+    def nbytes(self) -> int:
+        """The sorted arrays, and the dict with its Python ints."""
+        ints = map(sys.getsizeof, [*self._row_of.keys(), *self._row_of.values()])
+        arrays = self._keys.nbytes + self._rows.nbytes
+        return int(arrays) + sys.getsizeof(self._row_of) + sum(ints)
+
     def _position(self, user: int) -> int | None:
         at = int(np.searchsorted(self._keys, user))
         return at if at < self._keys.size and self._keys[at] == user else None
@@ -110,13 +123,145 @@ class _RowIndex:
         self._pending.clear()
 
 
-class MemoryTimelineCache:
-    """One row per user in 2-D arrays of entry ids and source ids.
+class _Stack:
+    """A stack of int64 values, pushed and popped many at a time."""
 
-    A push writes at `written % capacity`, so overwriting the oldest write is the trim
-    (ids are time-ordered, so that is the oldest entry). replace/merge/remove rewrite a
-    row in ascending order, so the ring's next overwrite again hits the oldest entry.
-    A retried push can leave a duplicate cell; range() reports each id once.
+    def __init__(self) -> None:
+        self._values: IdArray = np.empty(0, np.int64)
+        self._size = 0
+
+    def push(self, values: IdArray) -> None:
+        end = self._size + values.size
+        if end > self._values.size:
+            self._values = _grown(self._values, 2 * end)
+        self._values[self._size : end] = values
+        self._size = end
+
+    def pop(self, count: int) -> IdArray:
+        """Up to count values (fewer when the stack runs out)."""
+        taken = min(count, self._size)
+        self._size -= taken
+        return self._values[self._size : self._size + taken].copy()
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._values.nbytes)
+
+
+class _MappedArray:
+    """A flat int64 array in an anonymous memory map that grows in place: mremap moves
+    page tables, not cells (a copy would stall the push that grows it for tens of
+    milliseconds). The kernel maps its pages, zeroed, on first touch."""
+
+    def __init__(self, length: int) -> None:
+        self._map = _anonymous_map(8 * length)
+        self.values: IdArray = np.frombuffer(self._map, np.int64)
+
+    def reserve(self, length: int) -> None:
+        if length > self.values.size:
+            length = max(length, 2 * self.values.size)
+            del self.values  # a map cannot resize while an array views it
+            self._map = _resized(self._map, 8 * length)
+            self.values = np.frombuffer(self._map, np.int64)
+
+
+class _Arena:
+    """The cells of every timeline, cut into segments whose sizes are classes: 0, then
+    SMALLEST_SEGMENT doubling up to the capacity.
+
+    A freed segment waits on its class's free list for the next segment of that size;
+    once free cells outnumber used ones, compact() packs the used segments anew.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.sizes = _size_classes(capacity)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.entries = _MappedArray(INITIAL_CELLS)
+        self.sources = _MappedArray(INITIAL_CELLS)
+        self._end = 0  # cells below belong to segments, used or free; none above was written
+        self._free = [_Stack() for _ in self.sizes.tolist()]
+        self._free_cells = 0
+
+    def fit(self, count: int) -> int:
+        """The smallest segment size that holds count entries."""
+        return int(self.sizes[np.searchsorted(self.sizes, count)])
+
+    def next_sizes(self, sizes: IdArray) -> IdArray:
+        bigger: IdArray = self.sizes[np.searchsorted(self.sizes, sizes) + 1]
+        return bigger
+
+    def by_size(self, sizes: IdArray) -> Iterator[tuple[int, IdArray]]:
+        """Per segment size present among sizes (0 left out): the size and its positions."""
+        classes = np.searchsorted(self.sizes, sizes)
+        present = np.bincount(classes, minlength=self.sizes.size)[1:]
+        for size_class in (np.flatnonzero(present) + 1).tolist():
+            yield int(self.sizes[size_class]), np.flatnonzero(classes == size_class)
+
+    def allocate(self, sizes: IdArray) -> IdArray:
+        """Start cells of new segments of these sizes; their cells hold leftovers."""
+        starts = np.zeros(sizes.size, np.int64)  # a segment of size 0 starts anywhere
+        for size, picked in self.by_size(sizes):
+            reused = self._free[self._class_of(size)].pop(picked.size)
+            self._free_cells -= reused.size * size
+            starts[picked] = np.concatenate([reused, self._bump(size, picked.size - reused.size)])
+        return starts
+
+    def release(self, starts: IdArray, sizes: IdArray) -> None:
+        for size, picked in self.by_size(sizes):
+            self._free[self._class_of(size)].push(starts[picked])
+            self._free_cells += size * picked.size
+
+    def copy(self, sources: IdArray, targets: IdArray, lengths: IdArray) -> None:
+        """Copies the first lengths[i] cells of segment sources[i] into targets[i]."""
+        before, after = _segment_cells(sources, lengths), _segment_cells(targets, lengths)
+        self.entries.values[after] = self.entries.values[before]
+        self.sources.values[after] = self.sources.values[before]
+
+    def wasteful(self) -> bool:
+        """Free cells outnumber used ones, and are worth a compaction."""
+        return self._free_cells > max(COMPACT_MIN_CELLS, self._end - self._free_cells)
+
+    def compact(self, starts: IdArray, sizes: IdArray, used: IdArray) -> IdArray:
+        """Packs these segments (all that are in use) into fresh maps, keeping their
+        first `used` cells; returns their new starts."""
+        entries, sources = self.entries, self.sources
+        self._clear()
+        packed = self.allocate(sizes)
+        before, after = _segment_cells(starts, used), _segment_cells(packed, used)
+        self.entries.values[after] = entries.values[before]
+        self.sources.values[after] = sources.values[before]
+        return packed
+
+    @property
+    def nbytes(self) -> int:
+        """Cells up to the highest ever written (the pages above are not mapped yet)."""
+        free_lists = sum(stack.nbytes for stack in self._free)
+        return CELL_BYTES * self._end + free_lists
+
+    def _class_of(self, size: int) -> int:
+        return int(np.searchsorted(self.sizes, size))
+
+    def _bump(self, size: int, count: int) -> IdArray:
+        """Starts of count new segments past the end."""
+        starts = self._end + size * np.arange(count, dtype=np.int64)
+        self._end += size * count
+        self.entries.reserve(self._end)
+        self.sources.reserve(self._end)
+        return starts
+
+
+class MemoryTimelineCache:
+    """One row per timeline, holding a segment of the arena just big enough for its
+    entries: its first min(written, size) cells.
+
+    A push into a full segment first moves it to one of the next size; once the size is
+    the capacity, the segment is a ring: a push writes at `written % capacity`, so
+    overwriting the oldest write is the trim (ids are time-ordered, so that is the oldest
+    entry). replace/merge/remove rewrite a segment in ascending order, so the ring's next
+    overwrite again hits the oldest entry. A retried push can leave a duplicate cell;
+    range() reports each id once.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -124,10 +269,13 @@ class MemoryTimelineCache:
         # numpy fancy indexing is not atomic under threads: one lock for every access.
         self._lock = threading.Lock()
         self._index = _RowIndex()
-        self._entries: IdArray = np.zeros((INITIAL_ROWS, capacity), np.int64)
-        self._sources: IdArray = np.zeros((INITIAL_ROWS, capacity), np.int64)
+        self._arena = _Arena(capacity)
+        # Per row (one per timeline): its segment, and the writes into it since the last
+        # rewrite (the ring's cursor once the segment's size is the capacity).
+        self._start: IdArray = np.zeros(INITIAL_ROWS, np.int64)
+        self._size: IdArray = np.zeros(INITIAL_ROWS, np.int64)
         self._written: IdArray = np.zeros(INITIAL_ROWS, np.int64)
-        self._free: list[int] = []
+        self._free_rows: list[int] = []
         self._rows_used = 0
 
     def push(self, user_ids: UserIds, entry_id: int, source_id: int) -> int:
@@ -136,11 +284,16 @@ class MemoryTimelineCache:
             rows = self._index.lookup(users)
             if entry_id != source_id:
                 rows = rows[~self._shows(rows, source_id)]
-            # Flat cell numbers: one index computation serves both arrays.
-            cells = rows * self.capacity + self._written[rows] % self.capacity
-            self._entries.reshape(-1)[cells] = entry_id
-            self._sources.reshape(-1)[cells] = source_id
-            self._written[rows] += 1
+            written, sizes = self._written[rows], self._size[rows]
+            full = (written >= sizes) & (sizes < self.capacity)
+            if full.any():
+                self._grow(rows[full])
+            # Below the capacity written < size; at it, the ring. One scalar modulo serves
+            # both (numpy divides by a scalar several times faster than by an array).
+            cells = self._start[rows] + written % self.capacity
+            self._arena.entries.values[cells] = entry_id
+            self._arena.sources.values[cells] = source_id
+            self._written[rows] = written + 1
         return int(rows.size)
 
     def range(
@@ -150,11 +303,12 @@ class MemoryTimelineCache:
             row = self._index.get(user_id)
             if row is None:
                 return None
-            ids = self._entries[row].copy()
-        ids = ids[ids > (EMPTY if min_id is None else max(min_id, EMPTY))]
+            ids = self._arena.entries.values[self._cells_of(row)]
+        if min_id is not None:
+            ids = ids[ids > min_id]
         if max_id is not None:
             ids = ids[ids < max_id]
-        newest: list[int] = np.unique(ids)[::-1][:limit].tolist()
+        newest: list[int] = _distinct(ids)[::-1][:limit].tolist()
         return newest
 
     def replace(self, user_id: int, entries: Sequence[tuple[int, int]]) -> None:
@@ -162,7 +316,7 @@ class MemoryTimelineCache:
         with self._lock:
             row = self._index.get(user_id)
             if row is None:
-                row = self._allocate()
+                row = self._allocate_row()
                 self._index.add(user_id, row)
             self._write_row(row, pairs)
 
@@ -183,66 +337,161 @@ class MemoryTimelineCache:
 
     def delete(self, user_ids: UserIds) -> None:
         with self._lock:
-            for user in _ids(user_ids).tolist():
-                row = self._index.pop(user)
-                if row is not None:
-                    self._free.append(row)
+            popped = (self._index.pop(user) for user in _ids(user_ids).tolist())
+            rows = [row for row in popped if row is not None]
+            nothing = np.zeros(len(rows), np.int64)
+            self._resegment(np.array(rows, np.int64), nothing, nothing)
+            self._written[rows] = 0
+            self._free_rows += rows
 
     def exists(self, user_id: int) -> bool:
         with self._lock:
             return self._index.get(user_id) is not None
 
     def memory_bytes(self) -> int:
+        """Everything held: arena, free lists, per-row arrays and the user -> row index."""
         with self._lock:
-            per_row = self._entries[0].nbytes + self._sources[0].nbytes + self._written.itemsize
-            return len(self._index) * int(per_row)
+            rows = self._start.nbytes + self._size.nbytes + self._written.nbytes
+            return self._arena.nbytes + int(rows) + self._index.nbytes()
 
     def close(self) -> None:
         """Nothing to release: the arrays go with the object."""
 
+    def _used(self, rows: IdArray) -> IdArray:
+        """How many cells of each row's segment hold entries."""
+        used: IdArray = np.minimum(self._written[rows], self._size[rows])
+        return used
+
     def _shows(self, rows: IdArray, source_id: int) -> npt.NDArray[np.bool_]:
         """Which rows hold the source itself, or another repost of it (same source id)."""
-        shown = np.empty(rows.size, dtype=bool)
-        # Blocks of rows small enough for the CPU cache: about twice as fast as one gather.
-        for start in range(0, rows.size, SCAN_BLOCK_ROWS):
-            block = rows[start : start + SCAN_BLOCK_ROWS]
-            shown[start : start + block.size] = (self._sources[block] == source_id).any(axis=1)
+        starts, used = self._start[rows], self._used(rows)
+        shown = np.zeros(rows.size, dtype=bool)
+        for size, of_size in self._arena.by_size(self._size[rows]):
+            segments = sliding_window_view(self._arena.sources.values, size)  # no copy
+            # Blocks of segments small enough for the CPU cache.
+            blocks = max(1, of_size.size * size // SCAN_BLOCK_CELLS)
+            for block in np.array_split(of_size, blocks):
+                hits = segments[starts[block]] == source_id
+                if (used[block] < size).any():  # cells past the used ones hold leftovers
+                    hits &= np.arange(size) < used[block, None]
+                shown[block] = hits.any(axis=1)
         return shown
 
+    def _grow(self, full: IdArray) -> None:
+        """Moves full segments (below the capacity) into segments of the next size."""
+        rows = _distinct(full)  # a user listed twice in one push
+        sizes = self._size[rows]
+        self._resegment(rows, self._arena.next_sizes(sizes), sizes)
+
+    def _resegment(self, rows: IdArray, sizes: IdArray, kept: IdArray) -> None:
+        """Gives rows new segments of these sizes, with their first `kept` cells."""
+        starts = self._arena.allocate(sizes)
+        self._arena.copy(self._start[rows], starts, kept)
+        self._arena.release(self._start[rows], self._size[rows])
+        self._start[rows], self._size[rows] = starts, sizes
+        if self._arena.wasteful():
+            self._compact()
+
+    def _compact(self) -> None:
+        rows = np.arange(self._rows_used)  # a free row has a segment of size 0
+        self._start[rows] = self._arena.compact(
+            self._start[rows], self._size[rows], self._used(rows)
+        )
+
+    def _cells_of(self, row: int) -> IdArray:
+        start, used = int(self._start[row]), min(int(self._written[row]), int(self._size[row]))
+        return np.arange(start, start + used)
+
     def _pairs_of(self, row: int) -> IdArray:
-        used = self._entries[row] != EMPTY
-        return np.stack([self._entries[row, used], self._sources[row, used]], axis=1)
+        cells = self._cells_of(row)
+        return np.stack([self._arena.entries.values[cells], self._arena.sources.values[cells]], 1)
 
     def _write_row(self, row: int, pairs: IdArray) -> None:
         """Stores the newest `capacity` distinct entries, ascending, as the whole row."""
         entries, first = np.unique(pairs[:, 0], return_index=True)
         newest = slice(max(entries.size - self.capacity, 0), None)
         entries, sources = entries[newest], pairs[first[newest], 1]
-        self._entries[row] = EMPTY
-        self._sources[row] = EMPTY
-        self._entries[row, : entries.size] = entries
-        self._sources[row, : entries.size] = sources
+        size = self._arena.fit(entries.size)
+        if size != self._size[row]:
+            none = np.zeros(1, np.int64)
+            self._resegment(np.array([row]), np.array([size], np.int64), none)
+        start = int(self._start[row])
+        cells = np.arange(start, start + entries.size)
+        self._arena.entries.values[cells] = entries
+        self._arena.sources.values[cells] = sources
         self._written[row] = entries.size
 
-    def _allocate(self) -> int:
-        if self._free:
-            return self._free.pop()
+    def _allocate_row(self) -> int:
+        if self._free_rows:
+            return self._free_rows.pop()
         if self._rows_used == self._written.size:
-            self._grow()
+            rows = 2 * self._written.size
+            self._start = _grown(self._start, rows)
+            self._size = _grown(self._size, rows)
+            self._written = _grown(self._written, rows)
         self._rows_used += 1
         return self._rows_used - 1
 
-    def _grow(self) -> None:
-        rows = 2 * self._written.size
-        self._entries = _with_rows(self._entries, rows)
-        self._sources = _with_rows(self._sources, rows)
-        self._written = _with_rows(self._written, rows)
+
+def _size_classes(capacity: int) -> IdArray:
+    """0, then SMALLEST_SEGMENT doubling while below the capacity, then the capacity."""
+    sizes = [0]
+    while SMALLEST_SEGMENT << (len(sizes) - 1) < capacity:
+        sizes.append(SMALLEST_SEGMENT << (len(sizes) - 1))
+    return np.array([*sizes, capacity], np.int64)
 
 
-def _with_rows(array: IdArray, rows: int) -> IdArray:
-    grown = np.zeros((rows, *array.shape[1:]), array.dtype)
-    grown[: array.shape[0]] = array
+def _segment_cells(starts: IdArray, lengths: IdArray) -> IdArray:
+    """The cells starts[i] .. starts[i] + lengths[i] - 1 of every segment, concatenated."""
+    offsets = np.cumsum(lengths) - lengths  # where each segment begins in the result
+    cells: IdArray = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    return cells
+
+
+def _anonymous_map(size: int) -> mmap.mmap:
+    """size bytes of private memory, zeroed, mapped by the kernel on first touch."""
+    memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    _small_pages(memory)
+    return memory
+
+
+def _small_pages(memory: mmap.mmap) -> None:
+    """Asks for 4 KiB pages: a 2 MiB transparent huge page is zeroed all at once by the
+    push that first touches it (~8 ms on the benchmark machine; Redis advises against
+    transparent huge pages for the same latency)."""
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux only
+        memory.madvise(mmap.MADV_NOHUGEPAGE)
+
+
+def _resized(memory: mmap.mmap, size: int) -> mmap.mmap:
+    """The map grown to size bytes: in place where the OS has mremap, else a copy."""
+    try:
+        memory.resize(size)
+    except SystemError:  # no mremap (macOS)
+        return _copied(memory, size)
+    _small_pages(memory)  # for the pages just added
+    return memory
+
+
+def _copied(memory: mmap.mmap, size: int) -> mmap.mmap:
+    bigger = _anonymous_map(size)
+    bigger[: len(memory)] = memory
+    return bigger
+
+
+def _grown(array: IdArray, length: int) -> IdArray:
+    grown = np.zeros(length, array.dtype)
+    grown[: array.size] = array
     return grown
+
+
+def _distinct(values: IdArray) -> IdArray:
+    """Sorted distinct values (np.unique hashes first: several times slower here)."""
+    ordered = np.sort(values)
+    first = np.ones(ordered.size, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    distinct: IdArray = ordered[first]
+    return distinct
 
 
 class MemoryCelebrityIndex:
