@@ -9,8 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from starling.cache import memory
-from starling.cache.memory import INITIAL_ROWS, SMALLEST_SEGMENT, MemoryTimelineCache
+from starling.cache import memory_timelines as memory
+from starling.cache.memory_timelines import INITIAL_ROWS, SMALLEST_SEGMENT, MemoryTimelineCache
 
 FIRST_USER = 10**15
 CELL_BYTES = 16  # an entry id and a source id

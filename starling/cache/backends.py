@@ -18,6 +18,7 @@ from starling.cache.base import (
     MembershipSets,
     TimelineCache,
 )
+from starling.cache.memory_timelines import MemoryTimelineCache
 
 CELEBRITY_POSTS_KEPT = 200  # newest posts kept per pulled author
 COUNTER_SHARDS = 16
@@ -43,7 +44,7 @@ def open_cache(
     """In-process roles when redis_url is None, else Redis roles under key_prefix."""
     if redis_url is None:
         return CacheBackends(
-            timelines=memory.MemoryTimelineCache(timeline_capacity),
+            timelines=MemoryTimelineCache(timeline_capacity),
             celebrities=memory.MemoryCelebrityIndex(CELEBRITY_POSTS_KEPT),
             counters=memory.MemoryCounters(COUNTER_SHARDS),
             idempotency=memory.MemoryIdempotencyKeys(),

@@ -18,6 +18,10 @@ IdArray = npt.NDArray[np.int64]
 UserIds = Sequence[int] | IdArray
 
 
+def id_array(values: UserIds) -> IdArray:
+    return np.asarray(values, dtype=np.int64)
+
+
 class TimelineCache(Protocol):
     """`timeline:{user}`: newest `capacity` entry ids per user, trimmed on every push."""
 
