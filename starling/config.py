@@ -22,9 +22,13 @@ class Settings(BaseSettings):
     port: int = Field(8080, description="port the API listens on")
     domain: str = Field("", description="instance domain shown to clients; empty: HOST:PORT")
     redis_url: str | None = Field(
-        None, description="Redis for the timeline cache and counters; unset means in-process"
+        None,
+        description="Redis for the timeline cache and counters, one server or any node of a"
+        " Redis Cluster; unset means in-process",
     )
-    redis_prefix: str = Field("", description="prefix of every Redis key (several instances)")
+    redis_prefix: str = Field(
+        "", description="prefix of every Redis key (several instances); no braces"
+    )
     celebrity_threshold: int = Field(
         100_000, description="followers at which an author's posts are pulled, not pushed"
     )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import RedisCluster
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS
 
 from starling.cache.servers import Arg, joined
@@ -32,7 +32,8 @@ class ClusterServers:
         # One pipeline: it writes to every node before reading any reply, so the nodes
         # run their scripts at the same time.
         pipe = self.client.pipeline(transaction=False)  # type: ignore[no-untyped-call]
-        for node, held in self.by_node(tags).items():
+        for name, held in self.by_node(tags).items():
+            node = self.client.get_node(node_name=name)  # type: ignore[no-untyped-call]
             pipe.execute_command("EVAL", script, 0, *args, joined(held), target_nodes=node)
         try:
             replies: list[Any] = pipe.execute()
@@ -42,13 +43,13 @@ class ClusterServers:
             raise
         return replies
 
-    def by_node(self, tags: Sequence[int]) -> dict[ClusterNode, list[int]]:
-        """The tags grouped by the master serving their slot, as the client last saw
-        the slot map (redis-py refreshes it on MOVED replies)."""
+    def by_node(self, tags: Sequence[int]) -> dict[str, list[int]]:
+        """The tags grouped by the name of the master serving their slot, as the client
+        last saw the slot map (redis-py refreshes it on MOVED replies)."""
         slots = self.client.nodes_manager.slots_cache  # slot -> [master, replicas...]
-        groups: dict[ClusterNode, list[int]] = {}
-        for tag in tags:
-            groups.setdefault(slots[tag_slot(tag)][0], []).append(tag)
+        groups: dict[str, list[int]] = {}
+        for tag in tags:  # keyed by name: a str caches its hash, a ClusterNode computes it
+            groups.setdefault(slots[tag_slot(tag)][0].name, []).append(tag)
         return groups
 
     def info(self, section: str) -> list[dict[str, Any]]:
