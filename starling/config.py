@@ -49,10 +49,12 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="Redis (one server or a cluster) for the timeline cache and counters;"
-        " unset means in-process",
+        description="Redis for the timeline cache and counters, one server or any node of a"
+        " Redis Cluster; unset means in-process",
     )
-    redis_prefix: str = Field("", description="prefix of every Redis key (several instances)")
+    redis_prefix: str = Field(
+        "", description="prefix of every Redis key (several instances); no braces"
+    )
     celebrity_threshold: int = Field(
         100_000, description="followers at which an author's posts are pulled, not pushed"
     )

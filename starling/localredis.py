@@ -1,7 +1,8 @@
-"""A throwaway redis-server on a free local port, for tests and benchmarks.
+"""Throwaway Redis on free local ports, for tests and benchmarks: one redis-server, or a
+Redis Cluster of three masters.
 
-Nothing is persisted (--save "" --appendonly no); the server lives as long as its process.
-See docs/subsystems/cache.md.
+Nothing is persisted (--save "" --appendonly no); the servers live as long as their
+processes. See docs/subsystems/cache.md.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from pathlib import Path
 import redis
 
 STARTUP_TIMEOUT_S = 10.0
+# Joining nodes gossips over the cluster bus; on a loaded machine it takes several seconds.
+CLUSTER_JOIN_TIMEOUT_S = 60.0
 START_ATTEMPTS = 3
+CLUSTER_MASTERS = 3  # the fewest that redis-cli --cluster create accepts
 
 
 class RedisUnavailable(RuntimeError):
@@ -31,9 +35,20 @@ def _free_port() -> int:
         return port
 
 
-def _launch(binary: str, dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _binary(name: str) -> str:
+    binary = shutil.which(name)
+    if binary is None:
+        raise RedisUnavailable(f"{name} is not on PATH")
+    return binary
+
+
+def _launch(binary: str, dir: Path, port: int, cluster: bool) -> subprocess.Popen[bytes]:
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
     args += ["no", "--dir", str(dir), "--logfile", str(dir / f"redis-{port}.log")]
+    if cluster:
+        # An explicit bus port: the default (port + 10000) can fall outside the port range.
+        args += ["--cluster-enabled", "yes", "--cluster-port", str(_free_port())]
+        args += ["--cluster-config-file", f"nodes-{port}.conf"]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -52,16 +67,15 @@ def _answers_ping(proc: subprocess.Popen[bytes], url: str) -> bool:
         client.close()
 
 
-def start_private_redis(dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts redis-server on a free 127.0.0.1 port; returns the process and its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RedisUnavailable("redis-server is not on PATH")
+def start_private_redis(dir: Path, *, cluster: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts redis-server on a free 127.0.0.1 port (cluster: as a lone cluster node);
+    returns the process and its URL."""
+    binary = _binary("redis-server")
     dir.mkdir(parents=True, exist_ok=True)
     # The free port can be taken between probing and binding: retry on a new one.
     for _ in range(START_ATTEMPTS):
         port = _free_port()
-        proc = _launch(binary, dir, port)
+        proc = _launch(binary, dir, port, cluster)
         url = f"redis://127.0.0.1:{port}/0"
         if _answers_ping(proc, url):
             return proc, url
@@ -86,3 +100,49 @@ def private_redis(dir: Path) -> Iterator[str]:
         yield url
     finally:
         stop_private_redis(proc)
+
+
+@contextmanager
+def private_redis_cluster(dir: Path) -> Iterator[str]:
+    """A private Redis Cluster of three masters, no replicas, for the duration of a
+    with-block; yields the URL of one of its nodes."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        urls = []
+        for _ in range(CLUSTER_MASTERS):
+            proc, url = start_private_redis(dir, cluster=True)
+            procs.append(proc)
+            urls.append(url)
+        _create_cluster(dir, urls)
+        yield urls[0]
+    finally:
+        for proc in procs:
+            stop_private_redis(proc)
+
+
+def _create_cluster(dir: Path, urls: list[str]) -> None:
+    """Joins the nodes and spreads the 16,384 slots over them; waits until every node
+    reports the cluster as ok."""
+    nodes = [url.removeprefix("redis://").removesuffix("/0") for url in urls]
+    args = [_binary("redis-cli"), "--cluster", "create", *nodes]
+    args += ["--cluster-replicas", "0", "--cluster-yes"]
+    done = subprocess.run(args, capture_output=True, timeout=CLUSTER_JOIN_TIMEOUT_S)
+    if done.returncode != 0:
+        (dir / "cluster-create.log").write_bytes(done.stdout + done.stderr)
+        raise RedisUnavailable(f"redis-cli --cluster create failed; see the logs in {dir}")
+    for url in urls:
+        _wait_cluster_ok(url, len(urls), dir)
+
+
+def _wait_cluster_ok(url: str, nodes: int, dir: Path) -> None:
+    client = redis.Redis.from_url(url, decode_responses=True)
+    deadline = time.monotonic() + CLUSTER_JOIN_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            info = client.cluster("INFO")
+            if info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == nodes:
+                return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise RedisUnavailable(f"the cluster did not reach cluster_state:ok; see the logs in {dir}")

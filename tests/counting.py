@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import redis
+
 
 class Counting:
     """Proxy that forwards every attribute and counts method calls by name."""
@@ -29,3 +31,14 @@ class Counting:
 
     def reset(self) -> None:
         self.calls.clear()
+
+
+class CountingConnection(redis.Connection):
+    """Counts writes to the socket per server port: a script call or a pipeline to one
+    server is one write, so one round trip."""
+
+    sends: Counter[int] = Counter()
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).sends[self.port] += 1
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]

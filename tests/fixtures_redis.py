@@ -1,7 +1,8 @@
 """Redis for tests, and the cache roles opened on every backend.
 
 `redis_url` is STARLING_TEST_REDIS_URL when set, else a private redis-server started for
-the session. Without either the Redis tests skip, except in CI where they fail.
+the session; `redis_cluster_url` is a node of a private three-master Redis Cluster. Without
+a redis-server the Redis tests skip, except in CI where they fail.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
-import redis
 
-from starling.cache.backends import CacheBackends, open_cache
-from starling.localredis import RedisUnavailable, private_redis
+from starling.cache.backends import CacheBackends, connect, open_cache
+from starling.localredis import RedisUnavailable, private_redis, private_redis_cluster
 
 CacheFactory = Callable[..., CacheBackends]
+URL_FIXTURES = {"redis": "redis_url", "cluster": "redis_cluster_url"}
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +28,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
+    yield from _private(private_redis, tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _private(private_redis_cluster, tmp_path_factory.mktemp("redis-cluster"))
+
+
+def _private(start: Callable[[Path], AbstractContextManager[str]], dir: Path) -> Iterator[str]:
     try:
-        with private_redis(tmp_path_factory.mktemp("redis")) as url:
+        with start(dir) as url:
             yield url
     except RedisUnavailable as exc:
         reason = f"no Redis for tests: {exc}; set STARLING_TEST_REDIS_URL or install redis-server"
@@ -35,12 +47,25 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(reason)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.redis),
+    ]
+)
 def cache_url(request: pytest.FixtureRequest) -> str | None:
-    """None for the in-process backend, else the test Redis."""
+    """None for the in-process backend, else the test Redis or a node of the test cluster."""
     if request.param == "memory":
         return None
-    url: str = request.getfixturevalue("redis_url")
+    url: str = request.getfixturevalue(URL_FIXTURES[request.param])
+    return url
+
+
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.redis) for name in URL_FIXTURES])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """The test Redis, then a node of the test cluster."""
+    url: str = request.getfixturevalue(URL_FIXTURES[request.param])
     return url
 
 
@@ -59,7 +84,7 @@ def make_cache(cache_url: str | None) -> Iterator[CacheFactory]:
     for cache, prefix in opened:
         cache.close()
         if cache_url is not None:
-            _delete_prefixed(cache_url, prefix)
+            delete_prefixed(cache_url, prefix)
 
 
 @pytest.fixture
@@ -67,12 +92,13 @@ def cache_backends(make_cache: CacheFactory) -> CacheBackends:
     return make_cache()
 
 
-def _delete_prefixed(url: str, prefix: str) -> None:
-    """Leaves a shared test Redis as it was found."""
-    client = redis.Redis.from_url(url)
+def delete_prefixed(url: str, prefix: str) -> None:
+    """Leaves a shared test Redis as it was found. On a cluster, redis-py scans every
+    master and deletes slot by slot."""
+    servers = connect(url)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        keys = list(servers.client.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
-            client.delete(*keys)
+            servers.client.delete(*keys)
     finally:
-        client.close()
+        servers.close()

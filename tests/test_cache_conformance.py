@@ -1,4 +1,5 @@
-"""One suite for every cache backend: each test runs in-process and on Redis."""
+"""One suite for every cache backend: each test runs in-process, on one Redis and on a
+Redis Cluster of three masters."""
 
 from __future__ import annotations
 
@@ -6,14 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import numpy as np
-import pytest
-import redis
 
 from starling.cache.backends import CELEBRITY_POSTS_KEPT, CacheBackends
-from starling.cache.redis import RedisTimelineCache
 from starling.ids import id_at
 from tests.fixtures_redis import CacheFactory
 
@@ -424,34 +422,3 @@ def test_numpy_ids_are_accepted_everywhere(cache_backends: CacheBackends) -> Non
     assert cache_backends.celebrities.latest(np.array([1]), 5).tolist() == [post(1)]
     assert cache_backends.counters.get("likes", list(np.array([1]))) == {1: 1}
     assert cache_backends.sets.add("s", one)
-
-
-# Round trips (Redis only)
-
-
-class _CountingConnection(redis.Connection):
-    """Counts writes to the socket: a pipeline or a script call is one."""
-
-    sends = 0
-
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sends += 1
-        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
-
-
-@pytest.mark.redis
-def test_push_to_5000_users_is_one_round_trip(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url, connection_class=_CountingConnection)
-    timelines = RedisTimelineCache(client, f"test:{time.time_ns()}:", capacity=800)
-    users = list(range(1, 5001))
-    for user in users[::100]:
-        timelines.replace(user, [])
-    timelines.push(users, post(1), post(1))  # loads the script and opens the connection
-
-    _CountingConnection.sends = 0
-    written = timelines.push(users, post(2), post(2))
-
-    assert written == 50
-    assert _CountingConnection.sends == 1
-    timelines.delete(users)
-    client.close()

@@ -1,4 +1,4 @@
-"""Opens the five cache roles together, in-process or on one Redis.
+"""Opens the five cache roles together: in-process, on one Redis, or on a Redis Cluster.
 
 See docs/subsystems/cache.md.
 """
@@ -6,8 +6,10 @@ See docs/subsystems/cache.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from starling.cache import memory
 from starling.cache import redis as redis_backend
@@ -18,7 +20,9 @@ from starling.cache.base import (
     MembershipSets,
     TimelineCache,
 )
+from starling.cache.cluster import ClusterServers
 from starling.cache.memory_timelines import MemoryTimelineCache
+from starling.cache.servers import OneServer, Servers
 
 CELEBRITY_POSTS_KEPT = 200  # newest posts kept per pulled author
 COUNTER_SHARDS = 16
@@ -41,7 +45,8 @@ class CacheBackends:
 def open_cache(
     redis_url: str | None, *, timeline_capacity: int = 800, key_prefix: str = ""
 ) -> CacheBackends:
-    """In-process roles when redis_url is None, else Redis roles under key_prefix."""
+    """In-process roles when redis_url is None, else Redis roles under key_prefix, on the
+    server or the cluster (any of its nodes) at redis_url."""
     if redis_url is None:
         return CacheBackends(
             timelines=MemoryTimelineCache(timeline_capacity),
@@ -50,11 +55,25 @@ def open_cache(
             idempotency=memory.MemoryIdempotencyKeys(),
             sets=memory.MemoryMembershipSets(),
         )
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    redis_backend.check_prefix(key_prefix)  # before connecting: nothing left open on error
+    servers = connect(redis_url)
     return CacheBackends(
-        timelines=redis_backend.RedisTimelineCache(client, key_prefix, timeline_capacity),
-        celebrities=redis_backend.RedisCelebrityIndex(client, key_prefix, CELEBRITY_POSTS_KEPT),
-        counters=redis_backend.RedisCounters(client, key_prefix, COUNTER_SHARDS),
-        idempotency=redis_backend.RedisIdempotencyKeys(client, key_prefix),
-        sets=redis_backend.RedisMembershipSets(client, key_prefix),
+        timelines=redis_backend.RedisTimelineCache(servers, key_prefix, timeline_capacity),
+        celebrities=redis_backend.RedisCelebrityIndex(servers, key_prefix, CELEBRITY_POSTS_KEPT),
+        counters=redis_backend.RedisCounters(servers, key_prefix, COUNTER_SHARDS),
+        idempotency=redis_backend.RedisIdempotencyKeys(servers, key_prefix),
+        sets=redis_backend.RedisMembershipSets(servers, key_prefix),
     )
+
+
+def connect(url: str, **options: Any) -> Servers:
+    """The server at url, or the whole cluster when url names a node of a Redis Cluster;
+    options go to the redis-py client."""
+    probe = redis.Redis.from_url(url)
+    try:
+        clustered = probe.info("cluster").get("cluster_enabled") == 1
+    finally:
+        probe.close()
+    if clustered:
+        return ClusterServers(RedisCluster.from_url(url, decode_responses=True, **options))
+    return OneServer(redis.Redis.from_url(url, decode_responses=True, **options))

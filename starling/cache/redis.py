@@ -1,32 +1,33 @@
-"""Redis backends of the cache roles (redis-py), sharing one client.
+"""Redis backends of the cache roles (redis-py), sharing one client, on one server or a
+Redis Cluster (servers.py, cluster.py).
 
-Key layout (after the key prefix):
-  timeline:{user}             sorted set: member = entry id (decimal), score = entry id
-  timeline:{user}:reposts     sorted set: member = source id, score = id of its repost
-  celebrity:{author}:tweets   sorted set of post ids, newest `kept` only
+Key layout (after the key prefix; <x> is a value, braces are literal hash tags):
+  timeline:{<user>}           sorted set: member = entry id (decimal), score = entry id
+  timeline:{<user>}:reposts   sorted set: member = source id, score = id of its repost
+  celebrity:<author>:tweets   sorted set of post ids, newest `kept` only
   celebrities                 set of authors whose posts are pulled
-  counter:{name}:{shard}      hash: key -> partial count
-  idempotency:{key}           string: "" while pending, then the response
-  set:{name}                  set
+  counter:<name>:<key>        hash: shard -> partial count
+  idempotency:<key>           string: "" while pending, then the response
+  set:<name>                  set
+
+A hash tag keeps a timeline and its `:reposts` set in one cluster slot, since the scripts
+touch both; every other operation touches one key, or one key per command of a pipeline.
 
 Ids exceed 2^53, so a float score can be shared by ids that differ in the low bits: ranges
 are read with inclusive float bounds plus slack and then filtered exactly on the integer
 member. An existing timeline always holds the member "" at score +inf, so that an empty one
-still exists; reads use bounds below +inf and never see it. The scripts derive the
-`:reposts` key from the timeline key they are given: fine on one server, a cluster would
-need hash tags. See docs/subsystems/cache.md.
+still exists; reads use bounds below +inf and never see it. See docs/subsystems/cache.md.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
-import redis
 
 from starling.cache.base import IdArray, UserIds
+from starling.cache.servers import Arg, Servers
 
 RANGE_SLACK = 64  # extra members read per range, for ids sharing the float score of max_id
 
@@ -50,13 +51,13 @@ end
 """
 
 # ARGV: entry id, source id, capacity, timeline key start, user ids (space-separated).
-# Returns how many were written. The user ids travel as one argument, not one key each:
-# encoding 5,000 keys cost the client more than the server spent on them. Like the
-# `:reposts` keys, the timeline keys are then built in the script (one server; a cluster
-# would group users by slot first). One ZCARD both tests existence and sizes the trim,
-# which runs only when over capacity.
+# Returns how many were written. Run by Servers.eval_by_tag: once per server, with the
+# users whose timelines it holds; the script builds their keys, which a cluster node
+# accepts across slots thanks to the flag. One ZCARD both tests existence and sizes the
+# trim, which runs only when over capacity.
 _PUSH_LUA = (
-    _LUA_HELPERS
+    "#!lua flags=allow-cross-slot-keys\n"
+    + _LUA_HELPERS
     + """
 local entry, source, capacity = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local is_repost = entry ~= source
@@ -72,7 +73,7 @@ end
 local start = ARGV[4]
 local written = 0
 for user in string.gmatch(ARGV[5], '%d+') do
-  local key = start .. user
+  local key = start .. user .. '}'
   local size = call('ZCARD', key)
   if size > 0 and not (is_repost and shown(key)) then
     size = size + call('ZADD', key, entry, entry)
@@ -126,13 +127,11 @@ return 1
 )
 
 
-# KEYS: the counter's shard hashes. ARGV: key, value. Sets the first shard's field unless
-# any shard already counts the key; returns 1 when it did.
+# KEYS: the counter's hash. ARGV: value. Sets shard 0 unless the counter exists; returns
+# 1 when it did.
 _SEED_LUA = """
-for _, shard in ipairs(KEYS) do
-  if redis.call('HEXISTS', shard, ARGV[1]) == 1 then return 0 end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 0, ARGV[1])
 return 1
 """
 
@@ -154,36 +153,37 @@ def _between(members: Sequence[str], min_id: int | None, max_id: int | None) -> 
     return [i for i in ids if i > low and (max_id is None or i < max_id)]
 
 
+def check_prefix(prefix: str) -> None:
+    """The first {...} of a key is its cluster hash tag: ours come after the prefix."""
+    if "{" in prefix or "}" in prefix:
+        raise ValueError(f"a Redis key prefix cannot hold braces: {prefix!r}")
+
+
 class _RedisRole:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self._client = client
+    def __init__(self, servers: Servers, prefix: str) -> None:
+        check_prefix(prefix)
+        self._servers = servers
+        self._client = servers.client
         self._prefix = prefix
 
     def close(self) -> None:
         """Closes the shared client (idempotent)."""
-        self._client.close()
+        self._servers.close()
 
 
 class RedisTimelineCache(_RedisRole):
-    def __init__(self, client: redis.Redis, prefix: str, capacity: int) -> None:
-        super().__init__(client, prefix)
+    def __init__(self, servers: Servers, prefix: str, capacity: int) -> None:
+        super().__init__(servers, prefix)
         self.capacity = capacity
-        self._key_start = f"{prefix}timeline:"
-        self._push = client.register_script(_PUSH_LUA)
-        self._write = client.register_script(_WRITE_LUA)
+        self._key_start = f"{prefix}timeline:{{"
+        self._write = self._client.register_script(_WRITE_LUA)
 
     def push(self, user_ids: UserIds, entry_id: int, source_id: int) -> int:
-        users = " ".join(map(str, _ids(user_ids)))
+        users = _ids(user_ids)
         if not users:
             return 0
-        args: list[str | int] = [
-            int(entry_id),
-            int(source_id),
-            self.capacity,
-            self._key_start,
-            users,
-        ]
-        return int(self._push(keys=[], args=args))
+        args: list[Arg] = [int(entry_id), int(source_id), self.capacity, self._key_start]
+        return sum(int(n) for n in self._servers.eval_by_tag(_PUSH_LUA, users, args))
 
     def range(
         self, user_id: int, *, max_id: int | None = None, min_id: int | None = None, limit: int
@@ -224,12 +224,11 @@ class RedisTimelineCache(_RedisRole):
         return bool(self._client.exists(self._key(user_id)))
 
     def memory_bytes(self) -> int:
-        """The whole server's used memory: meaningful on a server of its own (benchmarks)."""
-        info: dict[str, Any] = self._client.info("memory")
-        return int(info["used_memory"])
+        """The servers' whole used memory: meaningful on servers of their own (benchmarks)."""
+        return sum(int(info["used_memory"]) for info in self._servers.info("memory"))
 
     def _key(self, user_id: int) -> str:
-        return f"{self._key_start}{user_id}"
+        return f"{self._key_start}{user_id}}}"
 
     def _write_pairs(self, user_id: int, mode: str, entries: Sequence[tuple[int, int]]) -> None:
         key = self._key(user_id)
@@ -239,14 +238,16 @@ class RedisTimelineCache(_RedisRole):
 
 
 class RedisCelebrityIndex(_RedisRole):
-    def __init__(self, client: redis.Redis, prefix: str, kept: int) -> None:
-        super().__init__(client, prefix)
+    def __init__(self, servers: Servers, prefix: str, kept: int) -> None:
+        super().__init__(servers, prefix)
         self.kept = kept
         self._celebrities = f"{prefix}celebrities"
 
     def add(self, author_id: int, post_id: int) -> None:
+        # Not a transaction: the two keys may sit on two cluster nodes. A reader between
+        # the commands sees one post more than kept, or the post before its author's mark.
         key, post_id = self._key(author_id), int(post_id)
-        pipe = self._client.pipeline(transaction=True)
+        pipe = self._client.pipeline(transaction=False)
         pipe.zadd(key, {str(post_id): post_id})
         pipe.zremrangebyrank(key, 0, -self.kept - 1)
         pipe.sadd(self._celebrities, int(author_id))
@@ -264,7 +265,8 @@ class RedisCelebrityIndex(_RedisRole):
         return known
 
     def latest(self, author_ids: UserIds, per_author: int, max_id: int | None = None) -> IdArray:
-        """Newest first across all the authors."""
+        """Newest first across all the authors. One pipeline: on a cluster, one round
+        trip per node, all nodes at once."""
         high = _float_bound(max_id, "+inf")
         pipe = self._client.pipeline(transaction=False)
         for author in _ids(author_ids):
@@ -279,36 +281,38 @@ class RedisCelebrityIndex(_RedisRole):
 
 
 class RedisCounters(_RedisRole):
-    """HINCRBY on a random one of `shards` hashes; a read sums them in one round trip."""
+    """One hash per counter, a field per shard: HINCRBY on a random field; a read sums the
+    fields of every counter asked for in one pipeline.
 
-    def __init__(self, client: redis.Redis, prefix: str, shards: int) -> None:
-        super().__init__(client, prefix)
+    All shards of a counter share one key, so that seeding stays one atomic script on a
+    cluster too (one slot)."""
+
+    def __init__(self, servers: Servers, prefix: str, shards: int) -> None:
+        super().__init__(servers, prefix)
         self.shards = shards
-        self._seed = client.register_script(_SEED_LUA)
+        self._seed = self._client.register_script(_SEED_LUA)
 
     def incr(self, name: str, key: int, delta: int = 1) -> None:
-        self._client.hincrby(self._key(name, random.randrange(self.shards)), int(key), delta)
+        self._client.hincrby(self._key(name, key), random.randrange(self.shards), delta)
 
     def get(self, name: str, keys: Sequence[int]) -> dict[int, int]:
         wanted = _ids(keys)
         if not wanted:
             return {}
         pipe = self._client.pipeline(transaction=False)
-        for shard in range(self.shards):
-            pipe.hmget(self._key(name, shard), wanted)
-        totals: dict[int, int] = {}
-        for counts in pipe.execute():
-            for key, count in zip(wanted, counts, strict=True):
-                if count is not None:
-                    totals[key] = totals.get(key, 0) + int(count)
-        return totals
+        for key in wanted:
+            pipe.hvals(self._key(name, key))
+        return {
+            key: sum(map(int, shards))
+            for key, shards in zip(wanted, pipe.execute(), strict=True)
+            if shards
+        }
 
     def seed(self, name: str, key: int, value: int) -> bool:
-        shards = [self._key(name, shard) for shard in range(self.shards)]
-        return bool(self._seed(keys=shards, args=[int(key), int(value)]))
+        return bool(self._seed(keys=[self._key(name, key)], args=[int(value)]))
 
-    def _key(self, name: str, shard: int) -> str:
-        return f"{self._prefix}counter:{name}:{shard}"
+    def _key(self, name: str, key: int) -> str:
+        return f"{self._prefix}counter:{name}:{int(key)}"
 
 
 class RedisIdempotencyKeys(_RedisRole):
