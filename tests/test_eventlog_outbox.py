@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from starling.eventlog import outbox
+from starling.eventlog import wakeup
 from starling.eventlog.open import open_log
 from starling.eventlog.outbox import OutboxLog
 from starling.events import AccountCreated
@@ -84,7 +84,7 @@ def test_wait_wakes_on_a_commit_in_this_process(
     store: SqliteStore, log: OutboxLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With polling effectively off, only the commit listener can wake the waiter in time.
-    monkeypatch.setattr(outbox, "POLL_INTERVAL_S", 3_600.0)
+    monkeypatch.setattr(wakeup, "POLL_INTERVAL_S", 3_600.0)
     woke: list[bool] = []
     waiter = threading.Thread(target=lambda: woke.append(log.wait("g", "c", 3_600.0)))
     waiter.start()

@@ -10,18 +10,14 @@ to run it (`SqlRunner`). See docs/subsystems/eventlog.md.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from starling import events
 from starling.eventlog.base import LogEntry, Position
+from starling.eventlog.wakeup import Wakeup
 from starling.ids import now_ms
 
-# notify() wakes waiters in this process at once; appends made by another process are
-# only seen by polling, so a waiter re-checks at least this often.
-POLL_INTERVAL_S = 0.05
 DEFAULT_CLAIM_AFTER_S = 10.0
 
 # "offset" is quoted: PostgreSQL reserves the word.
@@ -45,6 +41,11 @@ _HOLDER = "SELECT consumer FROM consumer_leases WHERE grp = ?"
 _LEASE_STATE = "SELECT consumer, expires_at FROM consumer_leases WHERE grp = ?"
 _RELEASE = "DELETE FROM consumer_leases WHERE grp = ? AND consumer = ?"
 _TRIM = 'DELETE FROM events WHERE "offset" <= ? AND ts < ?'
+# Walks up from the oldest event and stops at the first one still retained: it reads only
+# the events about to be trimmed.
+_RETAINED_FROM = (
+    'SELECT "offset" FROM events WHERE "offset" <= ? AND ts >= ? ORDER BY "offset" LIMIT 1'
+)
 
 
 class SqlRunner(Protocol):
@@ -68,8 +69,7 @@ class OutboxLog:
     def __init__(self, sql: SqlRunner, *, claim_after_s: float = DEFAULT_CLAIM_AFTER_S) -> None:
         self._sql = sql
         self._claim_after_ms = int(claim_after_s * 1000)
-        self._appended = threading.Condition()
-        self._generation = 0
+        self._wakeup = Wakeup()
 
     def read(self, group: str, consumer: str, limit: int) -> list[LogEntry]:
         if not self._hold_lease(group, consumer):
@@ -91,19 +91,9 @@ class OutboxLog:
         return self.last_offset() - self.committed(group)
 
     def wait(self, group: str, consumer: str, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            # Read the generation before checking, so a notify in between is not lost.
-            with self._appended:
-                seen = self._generation
-            if self.lag(group) > 0 and self._may_hold(group, consumer):
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with self._appended:
-                if self._generation == seen:
-                    self._appended.wait(min(remaining, POLL_INTERVAL_S))
+        return self._wakeup.wait_for(
+            lambda: self.lag(group) > 0 and self._may_hold(group, consumer), timeout_s
+        )
 
     def replay(self, partition: int, after: Position | None, limit: int) -> list[LogEntry]:
         if partition != 0:
@@ -112,9 +102,7 @@ class OutboxLog:
 
     def notify(self) -> None:
         """Wakes every waiter; called after a commit that appended events."""
-        with self._appended:
-            self._generation += 1
-            self._appended.notify_all()
+        self._wakeup.notify()
 
     # Outbox housekeeping, for the relay and tools
 
@@ -128,6 +116,13 @@ class OutboxLog:
     def trim(self, upto: int, older_than_ms: int) -> int:
         """Deletes events at or below offset `upto` written before `older_than_ms`."""
         return self._sql.execute(_TRIM, (upto, older_than_ms))
+
+    def retained_from(self, upto: int, since_ms: int) -> int:
+        """The oldest offset at or below `upto` written at or after `since_ms`, else
+        upto + 1: every event before it is older, so a log trimmed below it keeps an
+        unbroken suffix."""
+        rows = self._sql.query(_RETAINED_FROM, (upto, since_ms))
+        return int(rows[0][0]) if rows else upto + 1
 
     def close(self) -> None:
         self._sql.close()
