@@ -103,6 +103,21 @@ class RedisStreamsLog:
             self._release(keys=[key], args=[group, consumer, RELEASED_IDLE_MS], client=pipe)
         pipe.execute()
 
+    def holders(self, group: str) -> dict[str, int]:
+        """Entries each consumer of the group holds uncommitted, over every partition."""
+        pipe = self._client.pipeline(transaction=False)
+        for key in self._keys:
+            pipe.xpending(key, group)
+        held: dict[str, int] = {}
+        for summary in pipe.execute(raise_on_error=False):
+            if isinstance(summary, Exception):
+                if "NOGROUP" not in str(summary):
+                    raise summary
+                continue  # the group does not exist (yet) on this partition
+            for holder in summary["consumers"]:
+                held[holder["name"]] = held.get(holder["name"], 0) + int(holder["pending"])
+        return held
+
     def replay(self, partition: int, after: Position | None, limit: int) -> list[LogEntry]:
         low = "-" if after is None else f"({after}"
         entries = cast(
