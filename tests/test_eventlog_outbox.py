@@ -15,9 +15,11 @@ import pytest
 from starling.eventlog import wakeup
 from starling.eventlog.open import open_log
 from starling.eventlog.outbox import OutboxLog
+from starling.eventlog.sqlite import SqliteRunner
 from starling.events import AccountCreated
 from starling.model import Account
 from starling.store.sqlite import SqliteStore
+from tests.counting import Counting
 
 PATIENCE_S = 30.0
 
@@ -75,9 +77,30 @@ def test_trim_drops_only_relayed_events_past_retention(store: SqliteStore, log: 
     with store.transaction() as tx:
         for i in range(4):
             tx.emit(AccountCreated(i, f"u{i}", "", False, 100 * i))
+    assert log.retained_from(upto=3, since_ms=150) == 3  # offset 3 is dated 200
+    assert log.retained_from(upto=1, since_ms=150) == 2  # none at or below 1 is that new
     assert log.trim(upto=3, older_than_ms=150) == 2  # offsets 1-2 are old enough
     assert [e.position for e in log.replay(0, None, 10)] == ["3", "4"]
     assert log.last_offset() == 4
+
+
+def test_a_consumer_writes_the_store_once_per_batch_while_its_lease_is_fresh(
+    store: SqliteStore,
+) -> None:
+    with store.transaction() as tx:
+        for i in range(3):
+            tx.emit(created(i))
+    sql = Counting(SqliteRunner(store.path))
+    log = OutboxLog(sql)
+    try:
+        log.commit("g", "c", log.read("g", "c", 1))  # takes the lease: one write more
+        sql.reset()
+        for _ in range(2):
+            log.commit("g", "c", log.read("g", "c", 1))
+        # The events being logged keep the store's single writer busy: only the commits.
+        assert sql.calls["execute"] == 2
+    finally:
+        log.close()
 
 
 def test_wait_wakes_on_a_commit_in_this_process(

@@ -50,7 +50,7 @@ class RedisStreamsLog:
     ) -> None:
         self.partitions = partitions
         self._client = client
-        self._keys = [f"{key_prefix}events:{{{p}}}" for p in range(partitions)]
+        self._keys = stream_keys(key_prefix, partitions)
         self._claim_after_ms = int(claim_after_s * 1000)
         self._survey = client.register_script(lua.SURVEY)
         self._take = client.register_script(lua.TAKE)
@@ -191,6 +191,11 @@ class RedisStreamsLog:
 
     def _may_take(self, group: str, consumer: str) -> bool:
         return any(state in _RANK and count > 0 for state, count in self._states(group, consumer))
+
+
+def stream_keys(key_prefix: str, partitions: int) -> list[str]:
+    """The partition streams' keys, by partition."""
+    return [f"{key_prefix}events:{{{p}}}" for p in range(partitions)]
 
 
 def _payload(event: Event) -> str:
