@@ -3,6 +3,7 @@ wake on commits in this process and by polling on commits from another."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -101,6 +102,24 @@ def test_a_consumer_writes_the_store_once_per_batch_while_its_lease_is_fresh(
         assert sql.calls["execute"] == 2
     finally:
         log.close()
+
+
+def test_a_commit_waits_out_another_writer_holding_the_file(
+    store: SqliteStore, log: OutboxLog
+) -> None:
+    with store.transaction() as tx:
+        tx.emit(created(1))
+    entries = log.read("g", "c", 10)
+    writer = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")  # holds the file's single writer lock
+    releasing = threading.Timer(0.2, lambda: writer.execute("COMMIT"))
+    releasing.start()
+    try:
+        log.commit("g", "c", entries)  # waits, then commits
+    finally:
+        releasing.join()
+        writer.close()
+    assert log.committed("g") == 1
 
 
 def test_wait_wakes_on_a_commit_in_this_process(

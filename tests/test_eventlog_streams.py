@@ -14,10 +14,12 @@ from starling.eventlog.base import LogEntry
 from starling.eventlog.open import open_outbox
 from starling.eventlog.outbox import OutboxLog
 from starling.eventlog.redis_streams import RedisStreamsLog
+from starling.eventlog.sqlite import SqliteRunner
 from starling.events import AccountCreated, Event, PostCreated
 from starling.ids import now_ms
 from starling.store.sqlite import SqliteStore
 from starling.workers.relay import RelayWorker
+from tests.counting import Counting
 from tests.fixtures_eventlog import CLAIM_AFTER_S, KEEP_ALL_S, PARTITIONS
 from tests.test_eventlog_conformance import PATIENCE_S, posts
 
@@ -90,6 +92,29 @@ def test_a_relay_that_died_before_recording_its_position_adds_nothing_twice(
         5,
         6,
     ]
+
+
+def test_the_relay_writes_its_position_to_the_store_once_a_second_and_when_it_stops(
+    outbox_store: SqliteStore, open_streams: OpenStreams
+) -> None:
+    append(outbox_store, accounts(1, 2, 3, at=1))
+    sql = Counting(SqliteRunner(outbox_store.path))
+    outbox = OutboxLog(sql)
+    relay = RelayWorker(outbox, open_streams(), KEEP_ALL_S)
+    relay.batch_size = 1
+    while relay.run_once():
+        pass
+    # Three batches: the lease and the first position; the store's writer is spared more.
+    assert sql.calls["execute"] == 2
+    assert outbox.lag(relay.name) == 0
+    elsewhere = open_outbox(outbox_store)
+    try:
+        assert elsewhere.committed(relay.name) == 1  # a relay restarted now re-sends two
+        outbox.release(relay.name, relay.consumer)
+        assert elsewhere.committed(relay.name) == 3
+    finally:
+        elsewhere.close()
+        outbox.close()
 
 
 def test_relayed_events_past_retention_leave_the_outbox_and_the_streams(

@@ -10,6 +10,7 @@ to run it (`SqlRunner`). See docs/subsystems/eventlog.md.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -71,6 +72,11 @@ class OutboxLog:
         self._claim_after_ms = int(claim_after_s * 1000)
         self._wakeup = Wakeup()
         self._renewed: dict[tuple[str, str], int] = {}  # (group, consumer) -> lease taken at
+        # Per group: offset committed through this log, offset written, when, how often.
+        self._applied: dict[str, int] = {}
+        self._written: dict[str, int] = {}
+        self._written_at: dict[str, float] = {}
+        self._write_every: dict[str, float] = {}
 
     def read(self, group: str, consumer: str, limit: int) -> list[LogEntry]:
         if not self._hold_lease(group, consumer):
@@ -81,11 +87,22 @@ class OutboxLog:
         if not entries:
             return
         newest = max(int(e.position) for e in entries)
-        self._sql.execute(_COMMIT.format(greatest=self._sql.greatest), (group, newest))
+        self._applied[group] = max(self._applied.get(group, 0), newest)
+        since = time.monotonic() - self._written_at.get(group, float("-inf"))
+        if since >= self._write_every.get(group, 0.0):
+            self._write_position(group)
         self._hold_lease(group, consumer)
+
+    def write_positions_every(self, group: str, seconds: float) -> None:
+        """Lets the group's commits reach the store at most every `seconds` (reads here go
+        on from the newest), for a group whose output ignores entries applied twice: the
+        relay's. A crash then re-delivers up to that much, and the store's single writer,
+        which the writes being logged keep busy, is spared a write per batch."""
+        self._write_every[group] = seconds
 
     def release(self, group: str, consumer: str) -> None:
         """Gives the lease up at once (a clean shutdown), so another consumer need not wait."""
+        self._write_position(group)
         self._renewed.pop((group, consumer), None)
         self._sql.execute(_RELEASE, (group, consumer))
 
@@ -113,7 +130,7 @@ class OutboxLog:
 
     def committed(self, group: str) -> int:
         rows = self._sql.query(_COMMITTED, (group,))
-        return int(rows[0][0]) if rows else 0
+        return max(int(rows[0][0]) if rows else 0, self._applied.get(group, 0))
 
     def trim(self, upto: int, older_than_ms: int) -> int:
         """Deletes events at or below offset `upto` written before `older_than_ms`."""
@@ -127,7 +144,16 @@ class OutboxLog:
         return int(rows[0][0]) if rows else upto + 1
 
     def close(self) -> None:
+        for group in list(self._applied):
+            self._write_position(group)
         self._sql.close()
+
+    def _write_position(self, group: str) -> None:
+        applied = self._applied.get(group, 0)
+        if applied > self._written.get(group, 0):
+            self._sql.execute(_COMMIT.format(greatest=self._sql.greatest), (group, applied))
+            self._written[group] = applied
+            self._written_at[group] = time.monotonic()
 
     def _entries(self, after: int, limit: int) -> list[LogEntry]:
         return [

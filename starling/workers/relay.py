@@ -18,6 +18,10 @@ from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.ids import now_ms
 from starling.workers.base import Worker
 
+# A restarted relay re-sends what it relayed since its position was last written, and
+# Redis refuses it: the position need not cost the store a write per batch.
+POSITION_EVERY_S = 1.0
+
 
 class RelayWorker(Worker):
     name = "relay"
@@ -29,6 +33,7 @@ class RelayWorker(Worker):
         self.streams = streams
         self.retention_ms = int(retention_s * 1000)
         self._next_trim = 0.0  # time.monotonic() of the next trim
+        outbox.write_positions_every(self.name, POSITION_EVERY_S)
 
     def apply_entries(self, entries: list[LogEntry]) -> None:
         self.streams.append([(int(entry.position), entry.event) for entry in entries])
