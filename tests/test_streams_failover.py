@@ -27,6 +27,8 @@ pytestmark = pytest.mark.redis
 
 CLAIM_AFTER_S = 1.0
 PATIENCE_S = 30.0
+MAX_POSTS = 2_000  # fewer than a timeline holds, however slowly the workers start
+TIMELINE_SIZE = 5_000
 
 
 def test_a_redelivered_batch_changes_no_timeline_on_redis(
@@ -53,6 +55,7 @@ def _fanout_process(settings: Settings) -> subprocess.Popen[bytes]:
     options = ["--data-dir", str(settings.data_dir), "--redis-prefix", settings.redis_prefix]
     options += ["--redis-url", str(settings.redis_url), "--log-url", str(settings.log_url)]
     options += ["--log-claim-after-s", str(settings.log_claim_after_s)]
+    options += ["--timeline-size", str(settings.timeline_size)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("STARLING_")}
     cli = [sys.executable, "-m", "starling.cli", "worker", "fanout"]
     return subprocess.Popen([*cli, *options], env=env, cwd=Path(__file__).parent.parent)
@@ -76,20 +79,20 @@ def _kill_while_holding(streams: RedisStreamsLog, victim: subprocess.Popen[bytes
     raise AssertionError("the victim never held entries")
 
 
-def _write_posts(runtime: Runtime, authors: list[int], stop: threading.Event) -> list[int]:
-    acked: list[int] = []
+def _start_writing(
+    runtime: Runtime, authors: list[int], stop: threading.Event, acked: list[int]
+) -> threading.Thread:
+    """Posts in a thread until stopped, adding each acknowledged post's id to `acked`."""
 
     def write() -> None:
-        while not stop.is_set():
+        while not stop.is_set() and len(acked) < MAX_POSTS:
             author = authors[len(acked) % len(authors)]
             acked.append(runtime.actions.post(author, f"post {len(acked)}").id)
             time.sleep(0.005)
 
     writer = threading.Thread(target=write)
     writer.start()
-    stop.wait()
-    writer.join(PATIENCE_S)
-    return acked
+    return writer
 
 
 def test_a_killed_fanout_process_loses_and_repeats_nothing(tmp_path: Path, redis_url: str) -> None:
@@ -99,6 +102,7 @@ def test_a_killed_fanout_process_loses_and_repeats_nothing(tmp_path: Path, redis
         log_url=redis_url,
         redis_prefix=f"test:{uuid.uuid4().hex}:",
         log_claim_after_s=CLAIM_AFTER_S,
+        timeline_size=TIMELINE_SIZE,
         workers="relay",  # this process writes and relays; fan-out runs in the two below
         rate_limits="off",
     )
@@ -112,26 +116,25 @@ def test_a_killed_fanout_process_loses_and_repeats_nothing(tmp_path: Path, redis
     assert isinstance(runtime.log, RedisStreamsLog)
     victim, survivor = _fanout_process(settings), _fanout_process(settings)
     stop = threading.Event()
+    acked: list[int] = []
     try:
-        acked: list[int] = []
-        collector = threading.Thread(
-            target=lambda: acked.extend(_write_posts(runtime, authors, stop))
-        )
-        collector.start()
+        writer = _start_writing(runtime, authors, stop, acked)
         _kill_while_holding(runtime.log, victim)
         time.sleep(0.3)  # posts keep coming after the kill
         stop.set()
-        collector.join(PATIENCE_S)
+        writer.join(PATIENCE_S)
         deadline = time.monotonic() + PATIENCE_S
         while runtime.outbox.lag("relay") or runtime.log.lag("fanout"):
             assert time.monotonic() < deadline, "the surviving worker did not catch up"
             time.sleep(0.05)
         assert _held_by(runtime.log, victim.pid) == 0  # claimed by the survivor
         assert acked
-        cache = open_cache(redis_url, timeline_capacity=800, key_prefix=settings.redis_prefix)
+        cache = open_cache(
+            redis_url, timeline_capacity=TIMELINE_SIZE, key_prefix=settings.redis_prefix
+        )
         try:
             for fan in fans:
-                timeline = cache.timelines.range(fan, limit=800)
+                timeline = cache.timelines.range(fan, limit=TIMELINE_SIZE)
                 assert timeline == sorted(acked, reverse=True)
         finally:
             cache.close()

@@ -128,10 +128,10 @@ class RedisStreamsLog:
 
     # Writing, for the relay
 
-    def append(self, entries: Sequence[tuple[int, Event]]) -> int:
-        """Adds (outbox offset, event) pairs, oldest first, in one round trip; returns how
-        many were new. An offset already relayed is refused by Redis (ids only grow in a
-        stream), so a relay that re-sends after a crash adds nothing twice."""
+    def append(self, entries: Sequence[tuple[int, Event]]) -> None:
+        """Adds (outbox offset, event) pairs, oldest first, in one round trip. An offset
+        already relayed is refused by Redis (ids only grow in a stream), so a relay that
+        re-sends after a crash adds nothing twice."""
         pipe = self._client.pipeline(transaction=False)
         for offset, event in entries:
             fields: dict[FieldT, EncodableT] = {"type": event.TYPE, "payload": _payload(event)}
@@ -141,7 +141,6 @@ class RedisStreamsLog:
             if isinstance(result, Exception) and not _already_added(result):
                 raise result
         self._wakeup.notify()
-        return sum(not isinstance(result, Exception) for result in results)
 
     def trim(self, keep_from: int) -> None:
         """Drops the entries of outbox offsets below keep_from from every partition."""
