@@ -3,9 +3,23 @@ bench/out/. The bench world is generated on first use. See docs/benchmarks.md.""
 
 from __future__ import annotations
 
-from bench import fanout_throughput, post_to_visible, store_writes, timeline_read, writes_saved
+from bench import (
+    fanout_throughput,
+    post_to_visible,
+    relay_lag,
+    store_writes,
+    timeline_read,
+    writes_saved,
+)
 
-BENCHMARKS = (fanout_throughput, writes_saved, timeline_read, post_to_visible, store_writes)
+BENCHMARKS = (
+    fanout_throughput,
+    writes_saved,
+    timeline_read,
+    post_to_visible,
+    store_writes,
+    relay_lag,
+)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from starling.runtime import Runtime
+    from starling.workers.base import Worker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,11 +196,13 @@ def _worker(args: argparse.Namespace) -> int:
     if args.name not in WORKERS:
         print(f"unknown worker {args.name!r}; one of {', '.join(WORKERS)}")
         return 2
-    if settings.redis_url is None and args.name != "counts":
-        print("a separate worker process needs STARLING_REDIS_URL: the cache must be shared")
-        return 2
     runtime = open_runtime(settings, workers="none")
-    worker = runtime.workers[args.name]
+    worker = runtime.workers.get(args.name)
+    refusal = _refusal(worker, settings)
+    if worker is None or refusal:
+        print(refusal)
+        runtime.close()
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -209,6 +212,15 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     return 0
+
+
+def _refusal(worker: Worker | None, settings: Settings) -> str:
+    """Why this worker cannot run in a process of its own with these settings, or ""."""
+    if worker is None:
+        return "the relay feeds Redis Streams: it runs only with STARLING_LOG_URL set"
+    if worker.needs_shared_cache and settings.redis_url is None:
+        return "a separate worker process needs STARLING_REDIS_URL: the cache must be shared"
+    return ""
 
 
 def _world_generate(args: argparse.Namespace) -> int:

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     log_claim_after_s: float = Field(
         10.0, description="seconds after which a silent consumer's events go to another"
     )
+    log_partitions: int = Field(
+        8,
+        description="partition streams of the Redis Streams log: an event goes to partition"
+        " partition_key mod N",
+    )
+    log_retention_s: float = Field(
+        86_400.0, description="seconds a relayed event stays in the outbox and the streams"
+    )
     redis_url: str | None = Field(
         None,
         description="Redis for the timeline cache and counters, one server or any node of a"

@@ -2,10 +2,11 @@
 
 `open_runtime` builds each backend from its URL (open_store, open_log, open_cache) and
 starts the runtime; `Runtime` itself only receives built backends, so tests and tools
-pass their own. `workers` chooses how log consumers run: "threads" (the default for
-`starling serve`: one thread per chosen worker in this process), "sync" (every action
-drains the workers before it returns, as tests want), or "none" (workers run elsewhere,
-`starling worker NAME`). See docs/architecture.md.
+pass their own. The workers consume `log`; when that is not the store's outbox (Redis
+Streams), the relay worker feeds it from `outbox`. `workers` chooses how log consumers
+run: "threads" (the default for `starling serve`: one thread per chosen worker in this
+process), "sync" (every action drains the workers, the relay first, before it returns, as
+tests want), or "none" (workers run elsewhere, `starling worker NAME`). See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends, open_cache
 from starling.config import Settings
 from starling.eventlog.base import EventLog
-from starling.eventlog.open import open_log
+from starling.eventlog.open import open_log, open_outbox
+from starling.eventlog.outbox import OutboxLog
 from starling.fanout_policy import FanoutFlags, FlagsFile, ThresholdPolicy
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
@@ -39,11 +41,13 @@ class Runtime:
         log: EventLog,
         cache: CacheBackends,
         *,
+        outbox: OutboxLog,
         workers: WorkerMode = "threads",
     ) -> None:
         self.settings = settings
         self.store = store
         self.log = log
+        self.outbox = outbox
         self.cache = cache
         self.mode = workers
         self.ids = IdGenerator()
@@ -54,10 +58,8 @@ class Runtime:
         self.policy = ThresholdPolicy(
             settings, lambda: self.log.lag(FanoutWorker.name), self.flags.read
         )
-        deps = registry.WorkerDeps(log, store, cache, settings, self.policy)
-        self.workers: dict[str, Worker] = {
-            name: make(deps) for name, make in registry.WORKERS.items()
-        }
+        deps = registry.WorkerDeps(log, outbox, store, cache, settings, self.policy)
+        self.workers: dict[str, Worker] = registry.build(deps)
         self.actions = Actions(
             store,
             cache,
@@ -83,7 +85,7 @@ class Runtime:
         if self.settings.redis_url is None:
             self.fanout.warm_celebrity_index()  # the in-process index died with the last run
         if self.mode == "threads":
-            for name in registry.chosen(self.settings.workers):
+            for name in registry.chosen(self.settings.workers, self.workers):
                 self._start_thread(self.workers[name])
 
     def _start_thread(self, worker: Worker) -> None:
@@ -94,7 +96,8 @@ class Runtime:
         self._threads.append(thread)
 
     def drain(self) -> None:
-        """Applies every pending event in every worker (tests, benchmarks, sync mode)."""
+        """Applies every pending event in every worker (tests, benchmarks, sync mode),
+        the relay first."""
         for worker in self.workers.values():
             worker.drain()
 
@@ -103,22 +106,33 @@ class Runtime:
         for thread in self._threads:
             thread.join(timeout=5)
         for worker in self.workers.values():
-            self.log.release(worker.name, worker.consumer)
+            worker.log.release(worker.name, worker.consumer)
         self.cache.close()
         self.store.close()
         self.log.close()
+        if self.outbox is not self.log:
+            self.outbox.close()
 
 
 def open_runtime(settings: Settings, *, workers: WorkerMode = "threads") -> Runtime:
     """Builds every backend from the settings' URLs, then starts the runtime."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store_location)
-    log = open_log(settings.log_url, store, claim_after_s=settings.log_claim_after_s)
+    outbox = open_outbox(store, claim_after_s=settings.log_claim_after_s)
+    log: EventLog = outbox
+    if settings.log_url is not None:
+        log = open_log(
+            settings.log_url,
+            store,
+            claim_after_s=settings.log_claim_after_s,
+            partitions=settings.log_partitions,
+            key_prefix=settings.redis_prefix,
+        )
     cache = open_cache(
         settings.redis_url,
         timeline_capacity=settings.timeline_size,
         key_prefix=settings.redis_prefix,
     )
-    runtime = Runtime(settings, store, log, cache, workers=workers)
+    runtime = Runtime(settings, store, log, cache, outbox=outbox, workers=workers)
     runtime.start()
     return runtime

@@ -90,3 +90,15 @@ def test_access_log_setting_reaches_uvicorn(
 ) -> None:
     runtime = make_runtime(mode="none", **setting)
     assert _http_server(runtime).config.access_log is logged
+
+
+def test_worker_refuses_what_its_settings_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("STARLING_LOG_URL", "STARLING_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    data = ["--data-dir", str(tmp_path)]
+    assert main(["worker", "relay", *data]) == 2  # no streams to feed
+    assert "STARLING_LOG_URL" in capsys.readouterr().out
+    assert main(["worker", "fanout", *data]) == 2  # its timelines would be private
+    assert "STARLING_REDIS_URL" in capsys.readouterr().out

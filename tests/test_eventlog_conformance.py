@@ -159,3 +159,11 @@ def test_wait_returns_when_an_entry_arrives(log_under_test: LogUnderTest) -> Non
     under.append(posts(1, 1))
     waiter.join(PATIENCE_S)
     assert woke == [True]
+
+
+def test_a_released_consumer_hands_over_what_it_held_at_once(log_under_test: LogUnderTest) -> None:
+    under = log_under_test
+    under.append(posts(1, 1, 2))
+    under.log.read("g", "c1", 10)  # holds both, then stops cleanly without committing
+    under.log.release("g", "c1")
+    assert [e.event for e in under.log.read("g", "c2", 10)] == posts(1, 1, 2)

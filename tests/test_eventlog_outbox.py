@@ -3,6 +3,7 @@ wake on commits in this process and by polling on commits from another."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from starling.eventlog import outbox
+from starling.eventlog import wakeup
 from starling.eventlog.open import open_log
 from starling.eventlog.outbox import OutboxLog
 from starling.events import AccountCreated
 from starling.model import Account
 from starling.store.sqlite import SqliteStore
+from tests.counting import Counting
 
 PATIENCE_S = 30.0
 
@@ -75,16 +77,56 @@ def test_trim_drops_only_relayed_events_past_retention(store: SqliteStore, log: 
     with store.transaction() as tx:
         for i in range(4):
             tx.emit(AccountCreated(i, f"u{i}", "", False, 100 * i))
+    assert log.retained_from(upto=3, since_ms=150) == 3  # offset 3 is dated 200
+    assert log.retained_from(upto=1, since_ms=150) == 2  # none at or below 1 is that new
     assert log.trim(upto=3, older_than_ms=150) == 2  # offsets 1-2 are old enough
     assert [e.position for e in log.replay(0, None, 10)] == ["3", "4"]
     assert log.last_offset() == 4
+
+
+def test_a_consumer_writes_the_store_once_per_batch_while_its_lease_is_fresh(
+    store: SqliteStore,
+) -> None:
+    with store.transaction() as tx:
+        for i in range(3):
+            tx.emit(created(i))
+    store_sql, dialect = store.outbox()
+    sql = Counting(store_sql)
+    log = OutboxLog(sql, dialect)
+    try:
+        log.commit("g", "c", log.read("g", "c", 1))  # takes the lease: one write more
+        sql.reset()
+        for _ in range(2):
+            log.commit("g", "c", log.read("g", "c", 1))
+        # The events being logged keep the store's single writer busy: only the commits.
+        assert sql.calls["run"] == 2
+    finally:
+        log.close()
+
+
+def test_a_commit_waits_out_another_writer_holding_the_file(
+    store: SqliteStore, log: OutboxLog
+) -> None:
+    with store.transaction() as tx:
+        tx.emit(created(1))
+    entries = log.read("g", "c", 10)
+    writer = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")  # holds the file's single writer lock
+    releasing = threading.Timer(0.2, lambda: writer.execute("COMMIT"))
+    releasing.start()
+    try:
+        log.commit("g", "c", entries)  # waits, then commits
+    finally:
+        releasing.join()
+        writer.close()
+    assert log.committed("g") == 1
 
 
 def test_wait_wakes_on_a_commit_in_this_process(
     store: SqliteStore, log: OutboxLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With polling effectively off, only the commit listener can wake the waiter in time.
-    monkeypatch.setattr(outbox, "POLL_INTERVAL_S", 3_600.0)
+    monkeypatch.setattr(wakeup, "POLL_INTERVAL_S", 3_600.0)
     woke: list[bool] = []
     waiter = threading.Thread(target=lambda: woke.append(log.wait("g", "c", 3_600.0)))
     waiter.start()

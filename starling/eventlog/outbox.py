@@ -3,27 +3,23 @@
 One partition; offsets are dense integers in commit order. A consumer group has one
 committed offset and one lease: the consumer holding the lease reads, and a consumer that
 stops renewing it (it died) loses it after the claim timeout, so another resumes from the
-group's committed offset. The SQL is shared by every store; a backend supplies only how
-to run it: the store's own connections (`Sql`) and its dialect.
-See docs/subsystems/eventlog.md.
+group's committed offset. The SQL is shared by every store and runs on the store's own
+connections (`Sql`) in its dialect. See docs/subsystems/eventlog.md.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Sequence
 
 from starling import events
 from starling.eventlog.base import LogEntry, Position
+from starling.eventlog.wakeup import Wakeup
 from starling.ids import now_ms
 from starling.store.dialect import Dialect
 from starling.store.sql import Sql
 
-# notify() wakes waiters in this process at once; appends made by another process are
-# only seen by polling, so a waiter re-checks at least this often.
-POLL_INTERVAL_S = 0.05
 DEFAULT_CLAIM_AFTER_S = 10.0
 
 # "offset" is quoted: PostgreSQL reserves the word.
@@ -47,6 +43,11 @@ _HOLDER = "SELECT consumer FROM consumer_leases WHERE grp = ?"
 _LEASE_STATE = "SELECT consumer, expires_at FROM consumer_leases WHERE grp = ?"
 _RELEASE = "DELETE FROM consumer_leases WHERE grp = ? AND consumer = ?"
 _TRIM = 'DELETE FROM events WHERE "offset" <= ? AND ts < ?'
+# Walks up from the oldest event and stops at the first one still retained: it reads only
+# the events about to be trimmed.
+_RETAINED_FROM = (
+    'SELECT "offset" FROM events WHERE "offset" <= ? AND ts >= ? ORDER BY "offset" LIMIT 1'
+)
 
 
 class OutboxLog:
@@ -60,8 +61,13 @@ class OutboxLog:
         self._sql = sql
         self._commit_sql = _COMMIT.format(greatest=dialect.greatest)
         self._claim_after_ms = int(claim_after_s * 1000)
-        self._appended = threading.Condition()
-        self._generation = 0
+        self._wakeup = Wakeup()
+        self._renewed: dict[tuple[str, str], int] = {}  # (group, consumer) -> lease taken at
+        # Per group: offset committed through this log, offset written, when, how often.
+        self._applied: dict[str, int] = {}
+        self._written: dict[str, int] = {}
+        self._written_at: dict[str, float] = {}
+        self._write_every: dict[str, float] = {}
 
     def read(self, group: str, consumer: str, limit: int) -> list[LogEntry]:
         if not self._hold_lease(group, consumer):
@@ -72,30 +78,32 @@ class OutboxLog:
         if not entries:
             return
         newest = max(int(e.position) for e in entries)
-        self._sql.run(self._commit_sql, (group, newest))
+        self._applied[group] = max(self._applied.get(group, 0), newest)
+        since = time.monotonic() - self._written_at.get(group, float("-inf"))
+        if since >= self._write_every.get(group, 0.0):
+            self._write_position(group)
         self._hold_lease(group, consumer)
+
+    def write_positions_every(self, group: str, seconds: float) -> None:
+        """Lets the group's commits reach the store at most every `seconds` (reads here go
+        on from the newest), for a group whose output ignores entries applied twice: the
+        relay's. A crash then re-delivers up to that much, and the store's single writer,
+        which the writes being logged keep busy, is spared a write per batch."""
+        self._write_every[group] = seconds
 
     def release(self, group: str, consumer: str) -> None:
         """Gives the lease up at once (a clean shutdown), so another consumer need not wait."""
+        self._write_position(group)
+        self._renewed.pop((group, consumer), None)
         self._sql.run(_RELEASE, (group, consumer))
 
     def lag(self, group: str) -> int:
         return self.last_offset() - self.committed(group)
 
     def wait(self, group: str, consumer: str, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            # Read the generation before checking, so a notify in between is not lost.
-            with self._appended:
-                seen = self._generation
-            if self.lag(group) > 0 and self._may_hold(group, consumer):
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with self._appended:
-                if self._generation == seen:
-                    self._appended.wait(min(remaining, POLL_INTERVAL_S))
+        return self._wakeup.wait_for(
+            lambda: self.lag(group) > 0 and self._may_hold(group, consumer), timeout_s
+        )
 
     def replay(self, partition: int, after: Position | None, limit: int) -> list[LogEntry]:
         if partition != 0:
@@ -104,9 +112,7 @@ class OutboxLog:
 
     def notify(self) -> None:
         """Wakes every waiter; called after a commit that appended events."""
-        with self._appended:
-            self._generation += 1
-            self._appended.notify_all()
+        self._wakeup.notify()
 
     # Outbox housekeeping, for the relay and tools
 
@@ -115,14 +121,30 @@ class OutboxLog:
 
     def committed(self, group: str) -> int:
         row = self._sql.one(_COMMITTED, (group,))
-        return 0 if row is None else int(row[0])
+        return max(0 if row is None else int(row[0]), self._applied.get(group, 0))
 
     def trim(self, upto: int, older_than_ms: int) -> int:
         """Deletes events at or below offset `upto` written before `older_than_ms`."""
         return self._sql.run(_TRIM, (upto, older_than_ms))
 
+    def retained_from(self, upto: int, since_ms: int) -> int:
+        """The oldest offset at or below `upto` written at or after `since_ms`, else
+        upto + 1: every event before it is older, so a log trimmed below it keeps an
+        unbroken suffix."""
+        row = self._sql.one(_RETAINED_FROM, (upto, since_ms))
+        return upto + 1 if row is None else int(row[0])
+
     def close(self) -> None:
-        """The connections are the store's, closed with it."""
+        """Writes the positions still held back; the connections are the store's."""
+        for group in list(self._applied):
+            self._write_position(group)
+
+    def _write_position(self, group: str) -> None:
+        applied = self._applied.get(group, 0)
+        if applied > self._written.get(group, 0):
+            self._sql.run(self._commit_sql, (group, applied))
+            self._written[group] = applied
+            self._written_at[group] = time.monotonic()
 
     def _entries(self, after: int, limit: int) -> list[LogEntry]:
         return [
@@ -136,6 +158,16 @@ class OutboxLog:
 
     def _hold_lease(self, group: str, consumer: str) -> bool:
         now = now_ms()
+        # Renewed less than half a claim timeout ago: still ours, as nobody takes a lease
+        # before it expires. Skipping the write spares the store's single writer, which
+        # the writes being logged keep busy.
+        key = (group, consumer)
+        if now - self._renewed.get(key, -self._claim_after_ms) < self._claim_after_ms // 2:
+            return True
         self._sql.run(_LEASE, (group, consumer, now + self._claim_after_ms, now))
         row = self._sql.one(_HOLDER, (group,))
-        return row is not None and row[0] == consumer
+        if row is not None and row[0] == consumer:
+            self._renewed[key] = now
+            return True
+        self._renewed.pop(key, None)
+        return False

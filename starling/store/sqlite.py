@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from starling.model import Account, Follow, Post
-from starling.store.dialect import SQLITE
+from starling.store.dialect import SQLITE, Dialect
 from starling.store.rows import (
     INSERT_ACCOUNT,
     INSERT_FOLLOW,
@@ -25,9 +25,10 @@ from starling.store.rows import (
     follow_row,
     post_row,
 )
-from starling.store.sql import select_posts
+from starling.store.sql import Sql, select_posts
 from starling.store.sql_reads import SqlReads
 from starling.store.sqlite_file import (
+    LockRetryingSql,
     SqliteSql,
     ThreadConnections,
     atomic,
@@ -50,6 +51,7 @@ class SqliteStore(SqlReads):
         self._conns = ThreadConnections(path)
         super().__init__(SqliteSql(self._conns.get), SQLITE)
         self._indexes_pending = False
+        self._outbox_conns: ThreadConnections | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
@@ -107,9 +109,18 @@ class SqliteStore(SqlReads):
             self._indexes_pending = False
             restore_indexes(conn)
 
+    def outbox(self) -> tuple[Sql, Dialect]:
+        """The outbox log's statements run on connections of their own that retry a locked
+        file at once (LockRetryingSql), so its rare writes do not queue behind the store's."""
+        if self._outbox_conns is None:
+            self._outbox_conns = ThreadConnections(self.path)
+        return LockRetryingSql(self._outbox_conns), SQLITE
+
     def close(self) -> None:
         self._restore_indexes(self._conns.get())
         self._conns.close()
+        if self._outbox_conns is not None:
+            self._outbox_conns.close()
 
 
 @contextmanager

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starling.store.base import Conflict
 from starling.store.dialect import SQLITE
@@ -25,6 +26,7 @@ from starling.store.sql import Params
 MIGRATIONS = render(SQLITE)
 UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -150,3 +152,49 @@ class SqliteSql:
     def many(self, statement: str, rows: Iterable[Params]) -> None:
         with unique_is_conflict():
             self._conn().executemany(statement, rows)
+
+
+LOCKED_RETRY_S = 0.0005
+
+
+class LockRetryingSql(SqliteSql):
+    """SqliteSql for one-statement writes that must not wait behind a stream of others:
+    on its own connections, with SQLite's busy handler off, a locked file is retried every
+    half millisecond. SQLite's handler backs off to 100 ms between tries and keeps losing
+    the single writer to a busy store's transactions (the relay's rare commits waited up to
+    2.6 s under 1,000 posts/s)."""
+
+    def __init__(self, conns: ThreadConnections) -> None:
+        super().__init__(self._connection)
+        self._conns = conns
+        self._configured = threading.local()
+
+    def rows(self, statement: str, params: Params = ()) -> Iterable[Any]:
+        return self._retrying(lambda: list(super(LockRetryingSql, self).rows(statement, params)))
+
+    def one(self, statement: str, params: Params = ()) -> Any:
+        return self._retrying(lambda: super(LockRetryingSql, self).one(statement, params))
+
+    def run(self, statement: str, params: Params = ()) -> int:
+        return self._retrying(lambda: super(LockRetryingSql, self).run(statement, params))
+
+    def _retrying(self, statement: Callable[[], T]) -> T:
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                return statement()
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(LOCKED_RETRY_S)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = self._conns.get()
+        if getattr(self._configured, "conn", None) is not conn:
+            conn.execute("PRAGMA busy_timeout = 0")  # a locked file answers at once
+            self._configured.conn = conn
+        return conn
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

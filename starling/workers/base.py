@@ -3,7 +3,8 @@ retries, metrics and shutdown.
 
 A worker reads a batch for its group, applies it, then commits it. A crash between apply
 and commit hands the batch to another consumer of the group (or to this one restarted),
-so `apply` must be idempotent. See docs/subsystems/workers.md.
+so applying must be idempotent. Most workers need only the events (`EventWorker.apply`);
+the relay also needs where each sits in the log. See docs/subsystems/workers.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uuid
 from abc import ABC, abstractmethod
 
 from starling import metrics
-from starling.eventlog.base import EventLog
+from starling.eventlog.base import EventLog, LogEntry
 from starling.events import Event
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class Worker(ABC):
     name: str = "worker"
     batch_size: int = 500
     tick_every_s: float = 1.0
+    # Writes an in-process cache role, so a process of its own needs the shared Redis.
+    needs_shared_cache: bool = False
 
     def __init__(self, log: EventLog) -> None:
         self.log = log
@@ -36,7 +39,7 @@ class Worker(ABC):
         self._lock = threading.Lock()
 
     @abstractmethod
-    def apply(self, events: list[Event]) -> None:
+    def apply_entries(self, entries: list[LogEntry]) -> None:
         """Applies a batch; must be idempotent (a batch may be applied twice)."""
 
     def tick(self) -> None:  # noqa: B027 - an optional hook, not abstract
@@ -54,7 +57,7 @@ class Worker(ABC):
             entries = self.log.read(self.name, self.consumer, self.batch_size)
             if not entries:
                 return 0
-            self.apply([entry.event for entry in entries])
+            self.apply_entries(entries)
             self.log.commit(self.name, self.consumer, entries)
         metrics.WORKER_EVENTS.labels(self.name).inc(len(entries))
         self.backlog()
@@ -81,3 +84,14 @@ class Worker(ABC):
                 self.tick()
                 self.log.wait(self.name, self.consumer, self.tick_every_s)
         self.log.release(self.name, self.consumer)
+
+
+class EventWorker(Worker):
+    """A worker that needs only the events of a batch."""
+
+    def apply_entries(self, entries: list[LogEntry]) -> None:
+        self.apply([entry.event for entry in entries])
+
+    @abstractmethod
+    def apply(self, events: list[Event]) -> None:
+        """Applies a batch; must be idempotent (a batch may be applied twice)."""

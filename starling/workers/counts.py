@@ -15,10 +15,10 @@ from starling.eventlog.base import EventLog
 from starling.events import Event, LikeCreated, LikeDeleted, PostCreated, PostDeleted
 from starling.model import FAVOURITES, REBLOGS
 from starling.store.base import Store
-from starling.workers.base import Worker
+from starling.workers.base import EventWorker
 
 
-class CountsWorker(Worker):
+class CountsWorker(EventWorker):
     name = "counts"
 
     def __init__(self, log: EventLog, store: Store, cache: CacheBackends) -> None:

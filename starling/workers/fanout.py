@@ -22,7 +22,7 @@ from starling.fanout_policy import HOUR_MS, ThresholdPolicy
 from starling.ids import id_at, now_ms
 from starling.store.base import IdArray, Store
 from starling.visibility import reaches_followers
-from starling.workers.base import Worker
+from starling.workers.base import EventWorker
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,9 @@ class Fanned:
     timeline_writes: int
 
 
-class FanoutWorker(Worker):
+class FanoutWorker(EventWorker):
     name = "fanout"
+    needs_shared_cache = True
 
     def __init__(
         self,

@@ -14,13 +14,14 @@ from starling.eventlog.base import EventLog
 from starling.events import Event, FollowCreated, FollowDeleted
 from starling.store.base import Store
 from starling.visibility import reaches_followers
-from starling.workers.base import Worker
+from starling.workers.base import EventWorker
 
 MERGE_POSTS = 200
 
 
-class GraphWorker(Worker):
+class GraphWorker(EventWorker):
     name = "graph"
+    needs_shared_cache = True
 
     def __init__(self, log: EventLog, store: Store, cache: CacheBackends) -> None:
         super().__init__(log)

@@ -5,45 +5,70 @@ See docs/subsystems/workers.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from starling.cache.backends import CacheBackends
 from starling.config import Settings
 from starling.eventlog.base import EventLog
+from starling.eventlog.outbox import OutboxLog
+from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.fanout_policy import ThresholdPolicy
 from starling.store.base import Store
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
 from starling.workers.fanout import FanoutWorker
 from starling.workers.graph import GraphWorker
+from starling.workers.relay import RelayWorker
+
+RELAY = RelayWorker.name
 
 
 @dataclass(frozen=True)
 class WorkerDeps:
     """What a worker may be built from."""
 
-    log: EventLog
+    log: EventLog  # what the workers consume
+    outbox: OutboxLog  # the store's outbox: the log itself, or what the relay feeds it from
     store: Store
     cache: CacheBackends
     settings: Settings
     policy: ThresholdPolicy
 
+    @property
+    def relayed(self) -> bool:
+        return self.log is not self.outbox
 
+
+def _relay(d: WorkerDeps) -> Worker:
+    if not isinstance(d.log, RedisStreamsLog):
+        raise ValueError(f"the relay feeds Redis Streams, not {type(d.log).__name__}")
+    return RelayWorker(d.outbox, d.log, d.settings.log_retention_s)
+
+
+# The relay comes first: in sync mode the others then drain what it has just relayed.
 WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
+    RELAY: _relay,
     "fanout": lambda d: FanoutWorker(d.log, d.store, d.cache, d.policy, d.settings),
     "graph": lambda d: GraphWorker(d.log, d.store, d.cache),
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
 }
 
 
-def chosen(spec: str) -> list[str]:
-    """Worker names of a setting: 'all', 'none' or a comma list; refuses unknown names."""
+def build(deps: WorkerDeps) -> dict[str, Worker]:
+    """The workers these deps call for, in registry order: the relay only when the
+    workers' log is fed from the outbox."""
+    return {name: make(deps) for name, make in WORKERS.items() if name != RELAY or deps.relayed}
+
+
+def chosen(spec: str, built: Collection[str]) -> list[str]:
+    """Built worker names of a setting ('all', 'none' or a comma list), in registry order;
+    refuses unknown names and skips known ones that were not built (the relay, with no
+    log to feed)."""
     spec = spec.strip()
-    if spec == "all":
-        return list(WORKERS)
-    names = {n.strip() for n in spec.split(",")} - {"none", ""}
+    names = set(WORKERS) if spec == "all" else {n.strip() for n in spec.split(",")}
+    names -= {"none", ""}
     unknown = names - set(WORKERS)
     if unknown:
         raise ValueError(f"unknown workers {sorted(unknown)}; choose from {list(WORKERS)}")
-    return sorted(names)
+    return [name for name in WORKERS if name in names and name in built]
