@@ -77,6 +77,18 @@ def test_push_trims_to_capacity_keeping_newest(make_cache: CacheFactory) -> None
     assert timelines.range(1, limit=20) == [post(n) for n in (8, 7, 6, 5, 4)]
 
 
+def test_a_push_delivered_twice_takes_one_slot(make_cache: CacheFactory) -> None:
+    """Fan-out is at least once: a re-delivered batch must not crowd older entries out."""
+    timelines = make_cache(capacity=3).timelines
+    timelines.replace(1, originals(1, 2))
+    for _ in range(2):
+        timelines.push([1], post(3), post(3))
+
+    assert timelines.range(1, limit=10) == [post(3), post(2), post(1)]
+    timelines.push([1], post(4), post(4))
+    assert timelines.range(1, limit=10) == [post(4), post(3), post(2)]
+
+
 def test_trim_after_remove_keeps_newest(make_cache: CacheFactory) -> None:
     timelines = make_cache(capacity=3).timelines
     timelines.replace(1, originals(1, 2, 3))

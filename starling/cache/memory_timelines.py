@@ -251,8 +251,9 @@ class MemoryTimelineCache:
     the capacity, the segment is a ring: a push writes at `written % capacity`, so
     overwriting the oldest write is the trim (ids are time-ordered, so that is the oldest
     entry). replace/merge/remove rewrite a segment in ascending order, so the ring's next
-    overwrite again hits the oldest entry. A retried push can leave a duplicate cell;
-    range() reports each id once.
+    overwrite again hits the oldest entry. A push of an entry a row already holds (fan-out
+    delivers at least once) writes nothing: rows whose newest entry is below the pushed id,
+    the usual case, need no scan.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -266,6 +267,7 @@ class MemoryTimelineCache:
         self._start: IdArray = np.zeros(INITIAL_ROWS, np.int64)
         self._size: IdArray = np.zeros(INITIAL_ROWS, np.int64)
         self._written: IdArray = np.zeros(INITIAL_ROWS, np.int64)
+        self._newest: IdArray = np.zeros(INITIAL_ROWS, np.int64)  # at least the newest entry
         self._free_rows: list[int] = []
         self._rows_used = 0
 
@@ -273,8 +275,9 @@ class MemoryTimelineCache:
         users = id_array(user_ids)
         with self._lock:
             rows = self._index.lookup(users)
+            rows = rows[~self._holds(rows, entry_id)]
             if entry_id != source_id:
-                rows = rows[~self._shows(rows, source_id)]
+                rows = rows[~self._shows(self._arena.sources, rows, source_id)]
             written, sizes = self._written[rows], self._size[rows]
             full = (written >= sizes) & (sizes < self.capacity)
             if full.any():
@@ -285,6 +288,7 @@ class MemoryTimelineCache:
             self._arena.entries.values[cells] = entry_id
             self._arena.sources.values[cells] = source_id
             self._written[rows] = written + 1
+            self._newest[rows] = np.maximum(self._newest[rows], entry_id)
         return int(rows.size)
 
     def range(
@@ -342,7 +346,9 @@ class MemoryTimelineCache:
     def memory_bytes(self) -> int:
         """Everything held: arena, free lists, per-row arrays and the user -> row index."""
         with self._lock:
-            rows = self._start.nbytes + self._size.nbytes + self._written.nbytes
+            rows = (
+                self._start.nbytes + self._size.nbytes + self._written.nbytes + self._newest.nbytes
+            )
             return self._arena.nbytes + int(rows) + self._index.nbytes()
 
     def close(self) -> None:
@@ -353,16 +359,25 @@ class MemoryTimelineCache:
         used: IdArray = np.minimum(self._written[rows], self._size[rows])
         return used
 
-    def _shows(self, rows: IdArray, source_id: int) -> npt.NDArray[np.bool_]:
-        """Which rows hold the source itself, or another repost of it (same source id)."""
+    def _holds(self, rows: IdArray, entry_id: int) -> npt.NDArray[np.bool_]:
+        """Which rows already hold the entry; only rows with an entry as new are scanned."""
+        held = np.zeros(rows.size, dtype=bool)
+        maybe = np.flatnonzero(self._newest[rows] >= entry_id)
+        if maybe.size:
+            held[maybe] = self._shows(self._arena.entries, rows[maybe], entry_id)
+        return held
+
+    def _shows(self, cells: _MappedArray, rows: IdArray, value: int) -> npt.NDArray[np.bool_]:
+        """Which rows hold the value in these cells (entry ids, or source ids: the source
+        itself or another repost of it)."""
         starts, used = self._start[rows], self._used(rows)
         shown = np.zeros(rows.size, dtype=bool)
         for size, of_size in self._arena.by_size(self._size[rows]):
-            segments = sliding_window_view(self._arena.sources.values, size)  # no copy
+            segments = sliding_window_view(cells.values, size)  # no copy
             # Blocks of segments small enough for the CPU cache.
             blocks = max(1, of_size.size * size // SCAN_BLOCK_CELLS)
             for block in np.array_split(of_size, blocks):
-                hits = segments[starts[block]] == source_id
+                hits = segments[starts[block]] == value
                 if (used[block] < size).any():  # cells past the used ones hold leftovers
                     hits &= np.arange(size) < used[block, None]
                 shown[block] = hits.any(axis=1)
@@ -411,6 +426,7 @@ class MemoryTimelineCache:
         self._arena.entries.values[cells] = entries
         self._arena.sources.values[cells] = sources
         self._written[row] = entries.size
+        self._newest[row] = entries[-1] if entries.size else 0
 
     def _allocate_row(self) -> int:
         if self._free_rows:
@@ -420,6 +436,7 @@ class MemoryTimelineCache:
             self._start = _grown(self._start, rows)
             self._size = _grown(self._size, rows)
             self._written = _grown(self._written, rows)
+            self._newest = _grown(self._newest, rows)
         self._rows_used += 1
         return self._rows_used - 1
 
