@@ -6,6 +6,7 @@ from __future__ import annotations
 from bench import (
     fanout_throughput,
     post_to_visible,
+    post_to_visible_scaled,
     relay_lag,
     store_writes,
     timeline_read,
@@ -17,6 +18,7 @@ BENCHMARKS = (
     writes_saved,
     timeline_read,
     post_to_visible,
+    post_to_visible_scaled,
     store_writes,
     relay_lag,
 )
