@@ -1,12 +1,16 @@
 """A throwaway redis-server on a free local port, for tests and benchmarks.
 
-Nothing is persisted (--save "" --appendonly no); the server lives as long as its process.
+Nothing is persisted (--save "" --appendonly no) unless asked: with `persist=True` every
+write goes to an append-only file first (appendfsync always), so a killed server restarts
+with its data. `PrivateRedis` can be killed, paused and started again on the same port,
+which is what the fault tests and the recovery benchmark do to it.
 See docs/subsystems/cache.md.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -31,9 +35,12 @@ def _free_port() -> int:
         return port
 
 
-def _launch(binary: str, dir: Path, port: int) -> subprocess.Popen[bytes]:
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    args += ["no", "--dir", str(dir), "--logfile", str(dir / f"redis-{port}.log")]
+def _launch(binary: str, dir: Path, port: int, persist: bool) -> subprocess.Popen[bytes]:
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += (
+        ["--appendonly", "yes", "--appendfsync", "always"] if persist else ["--appendonly", "no"]
+    )
+    args += ["--dir", str(dir), "--logfile", str(dir / f"redis-{port}.log")]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -45,44 +52,99 @@ def _answers_ping(proc: subprocess.Popen[bytes], url: str) -> bool:
         while proc.poll() is None and time.monotonic() < deadline:
             try:
                 return bool(client.ping())
-            except redis.ConnectionError:
+            except redis.ConnectionError:  # BusyLoadingError too, while it loads its file
                 time.sleep(0.02)
         return False
     finally:
         client.close()
 
 
-def start_private_redis(dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts redis-server on a free 127.0.0.1 port; returns the process and its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RedisUnavailable("redis-server is not on PATH")
-    dir.mkdir(parents=True, exist_ok=True)
-    # The free port can be taken between probing and binding: retry on a new one.
-    for _ in range(START_ATTEMPTS):
-        port = _free_port()
-        proc = _launch(binary, dir, port)
-        url = f"redis://127.0.0.1:{port}/0"
-        if _answers_ping(proc, url):
-            return proc, url
-        stop_private_redis(proc)
-    raise RedisUnavailable(f"redis-server did not start; see the logs in {dir}")
+def _url(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"
 
 
-def stop_private_redis(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=STARTUP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
+class PrivateRedis:
+    """One private server: `start` picks a free port, `restart` reuses it."""
+
+    def __init__(self, dir: Path, *, persist: bool = False) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RedisUnavailable("redis-server is not on PATH")
+        self._binary = binary
+        self.dir = dir
+        self.persist = persist
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return _url(self.port)
+
+    def start(self) -> None:
+        """Starts on a free 127.0.0.1 port."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # The free port can be taken between probing and binding: retry on a new one.
+        for _ in range(START_ATTEMPTS):
+            self.port = _free_port()
+            if self._launch():
+                return
+        raise RedisUnavailable(f"redis-server did not start; see the logs in {self.dir}")
+
+    def restart(self) -> None:
+        """Starts again on the same port (after kill or stop)."""
+        if not self._launch():
+            raise RedisUnavailable(f"redis-server did not restart on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, as in a crash."""
+        proc = self._running()
         proc.kill()
         proc.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing answers, as in a stall."""
+        self._running().send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._running().send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGCONT)  # a paused server would not act on SIGTERM
+        proc.terminate()
+        try:
+            proc.wait(timeout=STARTUP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _launch(self) -> bool:
+        self._proc = _launch(self._binary, self.dir, self.port, self.persist)
+        if _answers_ping(self._proc, self.url):
+            return True
+        self.stop()
+        return False
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        assert self._proc is not None, "start the server first"
+        return self._proc
+
+
+@contextmanager
+def private_redis_server(dir: Path, *, persist: bool = False) -> Iterator[PrivateRedis]:
+    """A private server for the duration of a with-block, to kill and restart at will."""
+    server = PrivateRedis(dir, persist=persist)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextmanager
 def private_redis(dir: Path) -> Iterator[str]:
     """A private server for the duration of a with-block; yields its URL."""
-    proc, url = start_private_redis(dir)
-    try:
-        yield url
-    finally:
-        stop_private_redis(proc)
+    with private_redis_server(dir) as server:
+        yield server.url

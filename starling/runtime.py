@@ -1,11 +1,13 @@
 """Wires the roles together: store, event log, cache, actions, timelines and workers.
 
-`open_runtime` builds each backend from its URL (open_store, open_log, open_cache) and
-starts the runtime; `Runtime` itself only receives built backends, so tests and tools
-pass their own. `workers` chooses how log consumers run: "threads" (the default for
-`starling serve`: one thread per chosen worker in this process), "sync" (every action
-drains the workers before it returns, as tests want), or "none" (workers run elsewhere,
-`starling worker NAME`). See docs/architecture.md.
+`open_backends` builds each backend from its URL (open_store, open_log, open_cache) and
+`open_runtime` starts a runtime on them; `Runtime` itself only receives built backends,
+so tests and tools pass their own (or wrap these). `workers` chooses how log consumers
+run: "threads" (the default for `starling serve`: one thread per chosen worker in this
+process), "sync" (every action drains the workers before it returns, as tests want), or
+"none" (workers run elsewhere, `starling worker NAME`). The cache is opened behind its
+guard (cache/guarded.py), so a lost Redis surfaces as `CacheUnavailable`, which readers
+and actions degrade around. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Literal
 from starling.actions import Actions
 from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends, open_cache
+from starling.cache.guarded import guard_cache
 from starling.config import Settings
 from starling.eventlog.base import EventLog
 from starling.eventlog.open import open_log
@@ -94,9 +97,17 @@ class Runtime:
         self._threads.append(thread)
 
     def drain(self) -> None:
-        """Applies every pending event in every worker (tests, benchmarks, sync mode)."""
+        """Applies every pending event in every worker (tests, benchmarks, sync mode).
+        A worker that fails (its backend is down) does not hold the others back; the
+        first failure is raised once all have run."""
+        failure: Exception | None = None
         for worker in self.workers.values():
-            worker.drain()
+            try:
+                worker.drain()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def close(self) -> None:
         self._stop.set()
@@ -109,8 +120,8 @@ class Runtime:
         self.log.close()
 
 
-def open_runtime(settings: Settings, *, workers: WorkerMode = "threads") -> Runtime:
-    """Builds every backend from the settings' URLs, then starts the runtime."""
+def open_backends(settings: Settings) -> tuple[Store, EventLog, CacheBackends]:
+    """The store, the log and the cache roles (behind their guard) from the settings."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store_location)
     log = open_log(settings.log_url, store, claim_after_s=settings.log_claim_after_s)
@@ -119,6 +130,11 @@ def open_runtime(settings: Settings, *, workers: WorkerMode = "threads") -> Runt
         timeline_capacity=settings.timeline_size,
         key_prefix=settings.redis_prefix,
     )
-    runtime = Runtime(settings, store, log, cache, workers=workers)
+    return store, log, guard_cache(cache)
+
+
+def open_runtime(settings: Settings, *, workers: WorkerMode = "threads") -> Runtime:
+    """Builds every backend from the settings' URLs, then starts the runtime."""
+    runtime = Runtime(settings, *open_backends(settings), workers=workers)
     runtime.start()
     return runtime

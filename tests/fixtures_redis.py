@@ -2,6 +2,7 @@
 
 `redis_url` is STARLING_TEST_REDIS_URL when set, else a private redis-server started for
 the session. Without either the Redis tests skip, except in CI where they fail.
+`redis_server` is a test's own private server, to kill, pause and restart.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import redis
 
 from starling.cache.backends import CacheBackends, open_cache
-from starling.localredis import RedisUnavailable, private_redis
+from starling.localredis import PrivateRedis, RedisUnavailable, private_redis
 
 CacheFactory = Callable[..., CacheBackends]
 
@@ -29,10 +32,27 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with private_redis(tmp_path_factory.mktemp("redis")) as url:
             yield url
     except RedisUnavailable as exc:
-        reason = f"no Redis for tests: {exc}; set STARLING_TEST_REDIS_URL or install redis-server"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _no_redis(f"{exc}; set STARLING_TEST_REDIS_URL or install redis-server")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A private redis-server of this test's own (nothing persisted)."""
+    try:
+        server = PrivateRedis(tmp_path / "redis")
+        server.start()
+    except RedisUnavailable as exc:
+        _no_redis(f"{exc}; install redis-server")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _no_redis(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"no Redis for tests: {reason}")
+    pytest.skip(f"no Redis for tests: {reason}")
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

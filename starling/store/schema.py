@@ -2,7 +2,8 @@
 
 The store and the event log share one file, so a write and its event commit together.
 The schema version lives in PRAGMA user_version; opening an older file applies the
-missing migrations in order, one transaction each. See docs/subsystems/store.md.
+missing migrations in order, one transaction each. A statement that finds the file still
+locked after the busy timeout raises StoreUnavailable. See docs/subsystems/store.md.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from starling.store.base import StoreError
+from starling.store.base import StoreError, StoreUnavailable
 
 Migration = tuple[str, ...]
 
@@ -142,9 +144,22 @@ MIGRATIONS: tuple[Migration, ...] = (
 BUSY_TIMEOUT_MS = 10_000
 
 
+class _Connection(sqlite3.Connection):
+    """Reports "database is locked" past the busy timeout as StoreUnavailable. A lock is
+    taken by a statement's first step, which execute runs, so execute is the one place."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorname.startswith("SQLITE_BUSY"):
+                raise StoreUnavailable(f"{exc} (after {BUSY_TIMEOUT_MS} ms)") from exc
+            raise
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode; callers issue BEGIN IMMEDIATE themselves."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=_Connection)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     # A 2xx goes out only after commit; FULL makes that commit survive a power cut.
