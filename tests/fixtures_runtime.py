@@ -1,8 +1,10 @@
 """Runtimes on a temporary data dir, built through the real wiring (runtime.py), and
-runtimes on a store double that can be taken down."""
+runtimes on a store double that can be taken down. No test sees the caller's STARLING_*
+variables."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -15,6 +17,15 @@ from starling.runtime import Runtime, WorkerMode, open_backends, open_runtime
 from starling.store.base import Store, StoreUnavailable
 
 RuntimeFactory = Callable[..., Runtime]
+KEPT_VARIABLES = {"STARLING_TEST_REDIS_URL"}
+
+
+@pytest.fixture(autouse=True)
+def no_starling_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read STARLING_* variables: every test starts without the caller's."""
+    for name in list(os.environ):
+        if name.startswith("STARLING_") and name not in KEPT_VARIABLES:
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
