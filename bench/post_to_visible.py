@@ -14,12 +14,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from bench.backends import per_backend
 from bench.common import machine, markdown_table, milliseconds, write_results
-from bench.world import account_table, bench_data_dir, bench_settings, world_arguments
+from bench.world import (
+    bench_data_dir,
+    bench_settings,
+    cached_audience,
+    pushed_author_near,
+    world_arguments,
+)
 from starling.runtime import open_runtime
 
 TARGET_FOLLOWERS = 50_000
@@ -30,14 +35,8 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
     data_dir = bench_data_dir(args.size, args.seed)
     runtime = open_runtime(bench_settings(data_dir, redis_url=redis_url), workers="threads")
     try:
-        table = account_table(runtime.store, data_dir)
-        pushed = table.followers < runtime.policy.current()
-        row = int(np.argmin(np.where(pushed, np.abs(table.followers - TARGET_FOLLOWERS), 1 << 60)))
-        author = int(table.ids[row])
-        active_since = runtime.settings.active_since()
-        audience = runtime.store.followers(author, active_since=active_since)
-        for follower in tqdm(audience.tolist(), desc=f"{name}: follower timelines"):
-            runtime.cache.timelines.replace(follower, [])
+        author, followers = pushed_author_near(runtime, data_dir, TARGET_FOLLOWERS)
+        audience = cached_audience(runtime, author, f"{name}: follower timelines")
         seconds: list[float] = []
         for i in tqdm(range(args.posts), desc=f"{name}: posts"):
             started = time.perf_counter()
@@ -50,7 +49,7 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
         assert check, "the last follower's timeline holds the post"
         return {
             "backend": name,
-            "followers": int(table.followers[row]),
+            "followers": followers,
             "active_followers": len(audience),
             "posts": args.posts,
             "ms": milliseconds(seconds),

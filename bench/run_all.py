@@ -7,6 +7,7 @@ from bench import (
     fanout_throughput,
     post_to_visible,
     post_to_visible_scaled,
+    recovery,
     relay_lag,
     store_writes,
     timeline_read,
@@ -21,6 +22,7 @@ BENCHMARKS = (
     post_to_visible_scaled,
     store_writes,
     relay_lag,
+    recovery,
 )
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from tqdm import tqdm
 
 from bench.common import OUT_DIR
 from starling.config import Settings
+from starling.runtime import Runtime
 from starling.store.base import Store
 from starling.store.sqlite import SqliteStore
 from starling.world.generate import generate
@@ -71,3 +73,21 @@ def account_table(store: Store, data_dir: Path) -> AccountTable:
             statuses[start + offset] = account.statuses_count
             last_active[start + offset] = account.last_active_at
     return AccountTable(ids, followers, statuses, last_active)
+
+
+def pushed_author_near(runtime: Runtime, data_dir: Path, followers: int) -> tuple[int, int]:
+    """(id, follower count) of the account whose follower count is nearest `followers`
+    among those under the celebrity threshold, whose posts are pushed."""
+    table = account_table(runtime.store, data_dir)
+    pushed = table.followers < runtime.policy.current()
+    row = int(np.argmin(np.where(pushed, np.abs(table.followers - followers), 1 << 60)))
+    return int(table.ids[row]), int(table.followers[row])
+
+
+def cached_audience(runtime: Runtime, author: int, desc: str) -> Ints:
+    """The author's active followers, each given an (empty) cached timeline, so that
+    fan-out writes to every one of them."""
+    audience = runtime.store.followers(author, active_since=runtime.settings.active_since())
+    for follower in tqdm(audience.tolist(), desc=desc):
+        runtime.cache.timelines.replace(follower, [])
+    return audience

@@ -3,6 +3,10 @@
 Each action validates, commits to the store and appends its event to the log in the same
 transaction (`Transaction.emit`), then returns. Derived state (timelines, indexes, counts)
 is built by workers from the log. The HTTP layer never writes directly.
+
+The commit is the acknowledgement: cache work after it (counters, the repost set, the
+idempotency record, draining workers in sync mode) is best effort while the cache is
+unavailable, and the cache gates before it fall back to the store's own records.
 See docs/subsystems/actions.md.
 """
 
@@ -13,6 +17,7 @@ from collections.abc import Callable
 
 from starling import auth, text
 from starling.cache.backends import CacheBackends
+from starling.cache.errors import CacheUnavailable, best_effort, degraded
 from starling.config import Settings
 from starling.errors import Forbidden, Invalid, NotFound
 from starling.events import (
@@ -51,7 +56,7 @@ class Actions:
         self.cache = cache
         self.ids = ids
         self.settings = settings
-        self._after_write = after_write or (lambda: None)
+        self._after_write_hook = after_write or (lambda: None)
 
     # Accounts and auth
 
@@ -214,8 +219,9 @@ class Actions:
                 tx.emit(PostCreated.of(post, author, None))
         except _Replayed as replayed:
             return self._post(replayed.post_id)
-        for name in (FAVOURITES, REBLOGS):
-            self.cache.counters.seed(name, post.id, 0)  # counted exactly from birth
+        with best_effort("seed_counters"):
+            for name in (FAVOURITES, REBLOGS):
+                self.cache.counters.seed(name, post.id, 0)  # counted exactly from birth
         self._after_write()
         return post
 
@@ -227,24 +233,37 @@ class Actions:
         """Seed Race Condition 3: one post per key, however many retries race. The cache
         record makes concurrent retries wait for the first and answers later ones without
         a write; the store's record (claimed in the post's own transaction) answers a
-        retry whose cache record was lost, e.g. to a crash right after the commit."""
+        retry whose cache record was lost (a crash right after the commit, a flushed or
+        unreachable cache): the gate then is the store alone."""
+        try:
+            answered = self._reserve(key)
+        except CacheUnavailable as exc:
+            degraded("idempotency_gate", exc)
+            return create()
+        if answered is not None:
+            return answered
+        try:
+            post = create()
+        except BaseException:
+            with best_effort("idempotency_release"):
+                self.cache.idempotency.release(key)
+            raise
+        with best_effort("idempotency_complete"):
+            self.cache.idempotency.complete(key, str(post.id), IDEMPOTENCY_TTL_S)
+        return post
+
+    def _reserve(self, key: str) -> Post | None:
+        """Claims key in the cache (None: go ahead), or the post a finished request made."""
         deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
         while True:
             stored = self.cache.idempotency.reserve(key, IDEMPOTENCY_CLAIM_TTL_S)
             if stored is None:
-                break
+                return None
             if stored:
                 return self._post(int(stored))
             if time.monotonic() > deadline:
                 raise Invalid("A request with this Idempotency-Key is still being processed")
             time.sleep(0.01)
-        try:
-            post = create()
-        except BaseException:
-            self.cache.idempotency.release(key)
-            raise
-        self.cache.idempotency.complete(key, str(post.id), IDEMPOTENCY_TTL_S)
-        return post
 
     def delete(self, account_id: int, post_id: int) -> Post:
         post = self._live_post(post_id)
@@ -263,7 +282,8 @@ class Actions:
             tx.emit(PostDeleted.of(deleted, author, repost_of_author_id))
         if deleted.repost_of_id is not None:
             self._count(REBLOGS, deleted.repost_of_id, -1)
-            self.cache.sets.discard(_reposts_set(deleted.author_id), deleted.repost_of_id)
+            with best_effort("repost_set"):
+                self.cache.sets.discard(_reposts_set(deleted.author_id), deleted.repost_of_id)
         self._after_write()
         return deleted
 
@@ -323,7 +343,7 @@ class Actions:
         if not may_repost(source.visibility):
             raise Forbidden("This action is not allowed")
         author = self._account(account_id)
-        if not self.cache.sets.add(_reposts_set(account_id), source.id):
+        if not self._first_repost(account_id, source.id):
             existing = self.store.reposts_of([source.id], [account_id])
             if existing:
                 return existing[0]
@@ -352,16 +372,37 @@ class Actions:
             self._tombstone(repost, source.author_id)
         return source
 
+    def _first_repost(self, account_id: int, source_id: int) -> bool:
+        """The fast gate: False when the cache set says the account already reposted it
+        (then the store is asked); without the cache, always ask the store."""
+        try:
+            return self.cache.sets.add(_reposts_set(account_id), source_id)
+        except CacheUnavailable as exc:
+            degraded("repost_gate", exc)
+            return False
+
     def _count(self, name: str, post_id: int, delta: int) -> None:
         """Seed Race Condition 1: bumps a sharded counter after the commit. A cold counter
         (the in-process cache restarted, or the post was loaded in bulk) starts instead
         from the store's exact total, which already holds this change; reconciliation
-        (workers/counts.py) mends the rare race between two such starts."""
+        (workers/counts.py) mends the rare race between two such starts. Without the
+        cache the bump is skipped: readers fall back to the stored counts, which the
+        counts worker recomputes, and it corrects the counter once the cache is back."""
+        with best_effort("counters"):
+            self._bump(name, post_id, delta)
+
+    def _bump(self, name: str, post_id: int, delta: int) -> None:
         if post_id in self.cache.counters.get(name, [post_id]):
             self.cache.counters.incr(name, post_id, delta)
             return
         exact = self.store.like_counts if name == FAVOURITES else self.store.repost_counts
         self.cache.counters.seed(name, post_id, exact([post_id])[post_id])
+
+    def _after_write(self) -> None:
+        """The hook run after each commit (sync mode drains the workers): a worker that
+        cannot reach the cache keeps its events and retries; the write stands."""
+        with best_effort("after_write"):
+            self._after_write_hook()
 
     # Lookups
 

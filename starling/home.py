@@ -6,7 +6,9 @@ followed celebrity from the celebrity index, and the latest posts of accounts fo
 in the last five minutes (read-your-writes) are merged newest first, hydrated in one
 store call, filtered (deleted, no longer followed), and deduplicated by source post with
 the best reposter kept. A missing or stale timeline is rebuilt from the store, once per
-viewer however many requests race (single-flight). See docs/subsystems/home.md.
+viewer however many requests race (single-flight). While the cache is unavailable the
+candidates come from the store instead, as a rebuild reads them, and nothing is written
+to the cache. See docs/subsystems/home.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from starling import metrics
 from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends
+from starling.cache.errors import CacheUnavailable, degraded
 from starling.config import Settings
 from starling.ids import id_at, now_ms
 from starling.model import Post
@@ -56,9 +59,15 @@ class HomeTimeline:
     ) -> list[Post]:
         started = time.perf_counter()
         following = self.store.following(viewer_id)
-        self._ensure_timeline(viewer_id, following)
         lower = min_id if min_id is not None else since_id
-        candidates = self._candidates(viewer_id, following, max_id, lower, min_id, limit)
+        # Over-fetch: some entries are filtered out (deleted, unfollowed, duplicate source).
+        fetch = self.cache.timelines.capacity if min_id is not None else 2 * limit + 20
+        try:
+            self._ensure_timeline(viewer_id, following)
+            candidates = self._candidates(viewer_id, following, max_id, lower, fetch)
+        except CacheUnavailable as exc:
+            degraded("home_read", exc)
+            candidates = self._stored_candidates(viewer_id, following, max_id, lower, fetch)
         allowed = np.append(following, viewer_id)
         posts = self._visible(viewer_id, candidates, allowed)
         best = self._best_reposters(viewer_id, posts, following, lower, max_id)
@@ -73,11 +82,8 @@ class HomeTimeline:
         following: IdArray,
         max_id: int | None,
         lower: int | None,
-        min_id: int | None,
-        limit: int,
+        fetch: int,
     ) -> list[int]:
-        # Over-fetch: some entries are filtered out (deleted, unfollowed, duplicate source).
-        fetch = self.cache.timelines.capacity if min_id is not None else 2 * limit + 20
         pushed = self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch)
         ids: set[int] = set(pushed or ())
         celebrities = self.cache.celebrities.celebrities_among(following)
@@ -91,9 +97,24 @@ class HomeTimeline:
                 p.id
                 for p in self.store.latest_posts_by_authors(recent, RECENT_FOLLOW_POSTS, max_id)
             )
-        if lower is not None:
-            ids = {i for i in ids if i > lower}
-        return sorted(ids, reverse=True)
+        return _newest_above(ids, lower)
+
+    def _stored_candidates(
+        self,
+        viewer_id: int,
+        following: IdArray,
+        max_id: int | None,
+        lower: int | None,
+        fetch: int,
+    ) -> list[int]:
+        """Without the cache: the newest posts of every followed account and the viewer,
+        read from the store as a rebuild reads them (celebrities and recent follows
+        included), below max_id; the filters and repost dedup that follow are the same."""
+        per_author = min(fetch, REBUILD_POSTS_PER_AUTHOR)
+        posts = self.store.latest_posts_by_authors(
+            _authors(viewer_id, following), per_author, max_id
+        )
+        return _newest_above({p.id for p in posts}, lower)
 
     def _visible(self, viewer_id: int, candidates: list[int], allowed: IdArray) -> list[Post]:
         """Live posts by followed accounts or the viewer, and direct posts to the viewer,
@@ -169,11 +190,11 @@ class HomeTimeline:
         return account is None or account.last_active_at < cutoff
 
     def _rebuild(self, viewer_id: int, following: IdArray) -> None:
-        authors: Sequence[int] = [*following.tolist(), viewer_id]
         # Fan-out skips a timeline that does not exist yet, so a post fanned out between
         # the read below and the replace would be lost: catch up on posts newer than the
         # read (with slack for ids taken before their commit) once the timeline exists.
         caught_up_from = id_at(now_ms() - REBUILD_CATCH_UP_SLACK_MS)
+        authors = _authors(viewer_id, following)
         posts = self.store.latest_posts_by_authors(authors, REBUILD_POSTS_PER_AUTHOR)
         self.cache.timelines.replace(viewer_id, _entries(posts, self.cache.timelines.capacity))
         newer = self.store.post_ids_by_authors(authors, caught_up_from)
@@ -182,6 +203,15 @@ class HomeTimeline:
             live = [p for p in late if p.deleted_at is None]
             self.cache.timelines.merge(viewer_id, _entries(live, len(live)))
         self.rebuilds += 1
+
+
+def _authors(viewer_id: int, following: IdArray) -> Sequence[int]:
+    """Whose posts a timeline holds: every followed account and the viewer."""
+    return [*following.tolist(), viewer_id]
+
+
+def _newest_above(ids: set[int], lower: int | None) -> list[int]:
+    return sorted((i for i in ids if lower is None or i > lower), reverse=True)
 
 
 def _entries(posts: Iterable[Post], limit: int) -> list[tuple[int, int]]:

@@ -1,13 +1,16 @@
-"""Throwaway Redis on free local ports, for tests and benchmarks: one redis-server, or a
-Redis Cluster of three masters.
+"""A throwaway redis-server on a free local port, for tests and benchmarks.
 
-Nothing is persisted (--save "" --appendonly no); the servers live as long as their
-processes. See docs/subsystems/cache.md.
+Nothing is persisted (--save "" --appendonly no) unless asked: with `persist=True` every
+write goes to an append-only file first (appendfsync always), so a killed server restarts
+with its data. `PrivateRedis` can be killed, paused and started again on the same port,
+which is what the fault tests and the recovery benchmark do to it.
+See docs/subsystems/cache.md.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,10 +21,10 @@ from pathlib import Path
 import redis
 
 STARTUP_TIMEOUT_S = 10.0
+START_ATTEMPTS = 3
+CLUSTER_MASTERS = 3
 # Joining nodes gossips over the cluster bus; on a loaded machine it takes several seconds.
 CLUSTER_JOIN_TIMEOUT_S = 60.0
-START_ATTEMPTS = 3
-CLUSTER_MASTERS = 3  # the fewest that redis-cli --cluster create accepts
 
 
 class RedisUnavailable(RuntimeError):
@@ -42,9 +45,14 @@ def _binary(name: str) -> str:
     return binary
 
 
-def _launch(binary: str, dir: Path, port: int, cluster: bool) -> subprocess.Popen[bytes]:
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    args += ["no", "--dir", str(dir), "--logfile", str(dir / f"redis-{port}.log")]
+def _launch(
+    binary: str, dir: Path, port: int, persist: bool, cluster: bool
+) -> subprocess.Popen[bytes]:
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += (
+        ["--appendonly", "yes", "--appendfsync", "always"] if persist else ["--appendonly", "no"]
+    )
+    args += ["--dir", str(dir), "--logfile", str(dir / f"redis-{port}.log")]
     if cluster:
         # An explicit bus port: the default (port + 10000) can fall outside the port range.
         args += ["--cluster-enabled", "yes", "--cluster-port", str(_free_port())]
@@ -60,64 +68,116 @@ def _answers_ping(proc: subprocess.Popen[bytes], url: str) -> bool:
         while proc.poll() is None and time.monotonic() < deadline:
             try:
                 return bool(client.ping())
-            except redis.ConnectionError:
+            except redis.ConnectionError:  # BusyLoadingError too, while it loads its file
                 time.sleep(0.02)
         return False
     finally:
         client.close()
 
 
-def start_private_redis(dir: Path, *, cluster: bool = False) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts redis-server on a free 127.0.0.1 port (cluster: as a lone cluster node);
-    returns the process and its URL."""
-    binary = _binary("redis-server")
-    dir.mkdir(parents=True, exist_ok=True)
-    # The free port can be taken between probing and binding: retry on a new one.
-    for _ in range(START_ATTEMPTS):
-        port = _free_port()
-        proc = _launch(binary, dir, port, cluster)
-        url = f"redis://127.0.0.1:{port}/0"
-        if _answers_ping(proc, url):
-            return proc, url
-        stop_private_redis(proc)
-    raise RedisUnavailable(f"redis-server did not start; see the logs in {dir}")
+def _url(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"
 
 
-def stop_private_redis(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=STARTUP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
+class PrivateRedis:
+    """One private server: `start` picks a free port, `restart` reuses it. A `cluster`
+    server starts as a lone cluster node (private_redis_cluster joins three)."""
+
+    def __init__(self, dir: Path, *, persist: bool = False, cluster: bool = False) -> None:
+        self._binary = _binary("redis-server")
+        self.dir = dir
+        self.persist = persist
+        self.cluster = cluster
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return _url(self.port)
+
+    def start(self) -> None:
+        """Starts on a free 127.0.0.1 port."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # The free port can be taken between probing and binding: retry on a new one.
+        for _ in range(START_ATTEMPTS):
+            self.port = _free_port()
+            if self._launch():
+                return
+        raise RedisUnavailable(f"redis-server did not start; see the logs in {self.dir}")
+
+    def restart(self) -> None:
+        """Starts again on the same port (after kill or stop)."""
+        if not self._launch():
+            raise RedisUnavailable(f"redis-server did not restart on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, as in a crash."""
+        proc = self._running()
         proc.kill()
         proc.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing answers, as in a stall."""
+        self._running().send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._running().send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGCONT)  # a paused server would not act on SIGTERM
+        proc.terminate()
+        try:
+            proc.wait(timeout=STARTUP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _launch(self) -> bool:
+        self._proc = _launch(self._binary, self.dir, self.port, self.persist, self.cluster)
+        if _answers_ping(self._proc, self.url):
+            return True
+        self.stop()
+        return False
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        assert self._proc is not None, "start the server first"
+        return self._proc
+
+
+@contextmanager
+def private_redis_server(dir: Path, *, persist: bool = False) -> Iterator[PrivateRedis]:
+    """A private server for the duration of a with-block, to kill and restart at will."""
+    server = PrivateRedis(dir, persist=persist)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextmanager
 def private_redis(dir: Path) -> Iterator[str]:
     """A private server for the duration of a with-block; yields its URL."""
-    proc, url = start_private_redis(dir)
-    try:
-        yield url
-    finally:
-        stop_private_redis(proc)
+    with private_redis_server(dir) as server:
+        yield server.url
 
 
 @contextmanager
 def private_redis_cluster(dir: Path) -> Iterator[str]:
     """A private Redis Cluster of three masters, no replicas, for the duration of a
     with-block; yields the URL of one of its nodes."""
-    procs: list[subprocess.Popen[bytes]] = []
+    servers = [PrivateRedis(dir, cluster=True) for _ in range(CLUSTER_MASTERS)]
     try:
-        urls = []
-        for _ in range(CLUSTER_MASTERS):
-            proc, url = start_private_redis(dir, cluster=True)
-            procs.append(proc)
-            urls.append(url)
-        _create_cluster(dir, urls)
-        yield urls[0]
+        for server in servers:
+            server.start()
+        _create_cluster(dir, [server.url for server in servers])
+        yield servers[0].url
     finally:
-        for proc in procs:
-            stop_private_redis(proc)
+        for server in servers:
+            server.stop()
 
 
 def _create_cluster(dir: Path, urls: list[str]) -> None:

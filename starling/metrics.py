@@ -43,3 +43,9 @@ WORKER_EVENTS = Counter(
     ["worker"],
     registry=REGISTRY,
 )
+CACHE_DEGRADED = Counter(
+    "starling_cache_degraded",
+    "Operations that carried on without the cache while it was unavailable",
+    ["operation"],
+    registry=REGISTRY,
+)

@@ -1,22 +1,26 @@
 """Wires the roles together: store, event log, cache, actions, timelines and workers.
 
-`open_runtime` builds each backend from its URL (open_store, open_log, open_cache) and
-starts the runtime; `Runtime` itself only receives built backends, so tests and tools
-pass their own. The workers consume `log`; when that is not the store's outbox (Redis
-Streams), the relay worker feeds it from `outbox`. `workers` chooses how log consumers
-run: "threads" (the default for `starling serve`: one thread per chosen worker in this
-process), "sync" (every action drains the workers, the relay first, before it returns, as
-tests want), or "none" (workers run elsewhere, `starling worker NAME`). See docs/architecture.md.
+`open_backends` builds each backend from its URL (open_store, open_outbox or open_log,
+open_cache) and `open_runtime` starts a runtime on them; `Runtime` itself only receives
+built backends, so tests and tools pass their own (or wrap these). The workers consume
+`log`; when that is not the store's outbox (Redis Streams), the relay worker feeds it from
+`outbox`. `workers` chooses how log consumers run: "threads" (the default for `starling
+serve`: one thread per chosen worker in this process), "sync" (every action drains the
+workers, the relay first, before it returns, as tests want), or "none" (workers run
+elsewhere, `starling worker NAME`). The cache is opened behind its guard
+(cache/guarded.py), so a lost Redis surfaces as `CacheUnavailable`, which readers and
+actions degrade around. See docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from starling.actions import Actions
 from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends, open_cache
+from starling.cache.guarded import guard_cache
 from starling.config import Settings
 from starling.eventlog.base import EventLog
 from starling.eventlog.open import open_log, open_outbox
@@ -97,9 +101,16 @@ class Runtime:
 
     def drain(self) -> None:
         """Applies every pending event in every worker (tests, benchmarks, sync mode),
-        the relay first."""
+        the relay first. A worker that fails (its backend is down) does not hold the others
+        back; the first failure is raised once all have run."""
+        failure: Exception | None = None
         for worker in self.workers.values():
-            worker.drain()
+            try:
+                worker.drain()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def close(self) -> None:
         self._stop.set()
@@ -107,15 +118,24 @@ class Runtime:
             thread.join(timeout=5)
         for worker in self.workers.values():
             worker.log.release(worker.name, worker.consumer)
-        self.cache.close()
-        self.store.close()
+        # The logs first: the outbox writes its held-back positions through the store.
         self.log.close()
         if self.outbox is not self.log:
             self.outbox.close()
+        self.cache.close()
+        self.store.close()
 
 
-def open_runtime(settings: Settings, *, workers: WorkerMode = "threads") -> Runtime:
-    """Builds every backend from the settings' URLs, then starts the runtime."""
+class Backends(NamedTuple):
+    store: Store
+    outbox: OutboxLog  # the store's own log: the workers' log, or what the relay reads
+    log: EventLog  # what the workers consume
+    cache: CacheBackends
+
+
+def open_backends(settings: Settings) -> Backends:
+    """The store, its outbox, the workers' log and the cache roles (behind their guard)
+    from the settings."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store_location)
     outbox = open_outbox(store, claim_after_s=settings.log_claim_after_s)
@@ -133,6 +153,12 @@ def open_runtime(settings: Settings, *, workers: WorkerMode = "threads") -> Runt
         timeline_capacity=settings.timeline_size,
         key_prefix=settings.redis_prefix,
     )
+    return Backends(store, outbox, log, guard_cache(cache))
+
+
+def open_runtime(settings: Settings, *, workers: WorkerMode = "threads") -> Runtime:
+    """Builds every backend from the settings' URLs, then starts the runtime."""
+    store, outbox, log, cache = open_backends(settings)
     runtime = Runtime(settings, store, log, cache, outbox=outbox, workers=workers)
     runtime.start()
     return runtime

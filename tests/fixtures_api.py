@@ -107,21 +107,25 @@ def api_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api
     # Production-strength argon2 costs about half a second per hash on small machines;
     # the hash records its own parameters, so verification is unchanged.
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
-    opened: list[tuple[Runtime, TestClient]] = []
+    opened: list[tuple[Runtime, TestClient, bool]] = []
 
-    def build(**overrides: Any) -> Api:
-        data_dir = tmp_path / f"api{len(opened)}"
-        settings = Settings(**{"data_dir": data_dir, "rate_limits": "off", **overrides})
-        runtime = open_runtime(settings, workers="sync")
+    def build(runtime: Runtime | None = None, **overrides: Any) -> Api:
+        """An Api over a new runtime, or over `runtime` (which its maker closes)."""
+        owned = runtime is None
+        if runtime is None:
+            data_dir = tmp_path / f"api{len(opened)}"
+            settings = Settings(**{"data_dir": data_dir, "rate_limits": "off", **overrides})
+            runtime = open_runtime(settings, workers="sync")
         client = TestClient(create_app(runtime))
         client.__enter__()
-        opened.append((runtime, client))
+        opened.append((runtime, client, owned))
         return Api(client, runtime)
 
     yield build
-    for runtime, client in opened:
+    for runtime, client, owned in opened:
         client.__exit__(None, None, None)
-        runtime.close()
+        if owned:
+            runtime.close()
 
 
 @pytest.fixture

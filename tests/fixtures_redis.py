@@ -2,7 +2,8 @@
 
 `redis_url` is STARLING_TEST_REDIS_URL when set, else a private redis-server started for
 the session; `redis_cluster_url` is a node of a private three-master Redis Cluster. Without
-a redis-server the Redis tests skip, except in CI where they fail.
+a redis-server the Redis tests skip, except in CI where they fail. `redis_server` is a
+test's own private server, to kill, pause and restart.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from starling.cache.backends import CacheBackends, connect, open_cache
-from starling.localredis import RedisUnavailable, private_redis, private_redis_cluster
+from starling.localredis import PrivateRedis, RedisUnavailable, private_redis, private_redis_cluster
 
 CacheFactory = Callable[..., CacheBackends]
 URL_FIXTURES = {"redis": "redis_url", "cluster": "redis_cluster_url"}
@@ -41,10 +43,27 @@ def _private(start: Callable[[Path], AbstractContextManager[str]], dir: Path) ->
         with start(dir) as url:
             yield url
     except RedisUnavailable as exc:
-        reason = f"no Redis for tests: {exc}; set STARLING_TEST_REDIS_URL or install redis-server"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _no_redis(f"{exc}; set STARLING_TEST_REDIS_URL or install redis-server")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A private redis-server of this test's own (nothing persisted)."""
+    try:
+        server = PrivateRedis(tmp_path / "redis")
+        server.start()
+    except RedisUnavailable as exc:
+        _no_redis(f"{exc}; install redis-server")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _no_redis(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"no Redis for tests: {reason}")
+    pytest.skip(f"no Redis for tests: {reason}")
 
 
 @pytest.fixture(

@@ -11,7 +11,7 @@ from starling.ids import id_at, now_ms
 from starling.model import Account, Follow, Post
 from starling.runtime import Runtime
 from tests.counting import Counting
-from tests.fixtures_runtime import RuntimeFactory
+from tests.fixtures_runtime import RuntimeFactory, home_sources_from_store
 
 Accounts = Callable[[int], list[Account]]
 
@@ -108,12 +108,6 @@ def test_paging_by_max_since_and_min_id(runtime: Runtime, accounts: Accounts) ->
     assert _ids(runtime.home.read(viewer.id, min_id=ids[4], limit=3)) == ids[1:4]
 
 
-def _sources_from_store(runtime: Runtime, viewer: Account) -> set[int]:
-    """What the timeline must show, computed from scratch out of the store of record."""
-    authors = [*runtime.store.following(viewer.id).tolist(), viewer.id]
-    return {p.source_id for p in runtime.store.latest_posts_by_authors(authors, 100)}
-
-
 def test_cached_timeline_equals_one_computed_from_the_store(
     make_runtime: RuntimeFactory,
 ) -> None:
@@ -139,7 +133,7 @@ def test_cached_timeline_equals_one_computed_from_the_store(
         sources = [p.source_id for p in page]
         assert len(sources) == len(set(sources))  # one entry per source post
         assert _ids(page) == sorted(_ids(page), reverse=True)
-        assert set(sources) == _sources_from_store(runtime, viewer)
+        assert set(sources) == home_sources_from_store(runtime, viewer.id)
 
 
 def test_store_calls_per_read_are_pinned(runtime: Runtime, accounts: Accounts) -> None:

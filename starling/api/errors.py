@@ -1,7 +1,9 @@
 """Errors the way Mastodon clients expect them: JSON {"error": "..."} with the right status.
 
 Every failure path (actions, validation, routing, unexpected bugs) ends in one of these
-handlers, so no client ever sees an HTML error page. See docs/subsystems/api.md.
+handlers, so no client ever sees an HTML error page. A backend outage (the store, or a
+cache that a route could not do without) is 503 with Retry-After, never 500.
+See docs/subsystems/api.md.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from starling.cache.errors import CacheUnavailable
 from starling.errors import ActionError
+from starling.store.base import StoreUnavailable
+
+RETRY_AFTER_S = 5
+UNAVAILABLE = "Service temporarily unavailable, retry later"
 
 
 class ApiError(ActionError):
@@ -64,6 +71,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(422, describe(exc.errors()))
 
 
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    return error_response(503, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The traceback still reaches the server log; the client gets no internals.
     return error_response(500, "Internal server error")
@@ -73,4 +84,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ActionError, _action_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
+    app.add_exception_handler(CacheUnavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

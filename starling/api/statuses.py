@@ -2,7 +2,9 @@
 
 A page costs a fixed number of lookups whatever its length: one get_posts for the sources
 of reposts (only when there are reposts), one get_accounts for every author and mentioned
-account, one counters read per count and one viewer_state. See docs/subsystems/api.md.
+account, one counters read per count and one viewer_state. While the cache is unavailable
+the counts are the post rows' own, read afresh (the counts worker keeps them exact).
+See docs/subsystems/api.md.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starling.api.render import Entity, account, iso_time
+from starling.cache.errors import CacheUnavailable, degraded
 from starling.display import approximate
 from starling.model import FAVOURITES, REBLOGS, Account, Post, ViewerState
 from starling.runtime import Runtime
@@ -30,17 +33,29 @@ def _load(runtime: Runtime, posts: Sequence[Post], viewer_id: int | None) -> _Ba
         by_id |= runtime.store.get_posts(sorted(missing))
     people = {p.author_id for p in by_id.values()} | {m for p in by_id.values() for m in p.mentions}
     ids = sorted(by_id)
-    counters = runtime.cache.counters
+    favourites, reblogs = _counts(runtime, ids)
     return _Batch(
         base=runtime.settings.public_url,
         posts=by_id,
         accounts=runtime.store.get_accounts(sorted(people)),
-        favourites=counters.get(FAVOURITES, ids),
-        reblogs=counters.get(REBLOGS, ids),
+        favourites=favourites,
+        reblogs=reblogs,
         state=runtime.store.viewer_state(viewer_id, ids)
         if viewer_id is not None
         else ViewerState(),
     )
+
+
+def _counts(runtime: Runtime, ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Favourites and reblogs from the sharded counters; without the cache, from the post
+    rows, read again since the page's posts may predate the write being answered."""
+    try:
+        counters = runtime.cache.counters
+        return counters.get(FAVOURITES, ids), counters.get(REBLOGS, ids)
+    except CacheUnavailable as exc:
+        degraded("render_counts", exc)
+    rows = runtime.store.get_posts(ids).values()
+    return {p.id: p.favourites_count for p in rows}, {p.id: p.reblogs_count for p in rows}
 
 
 @dataclass(slots=True)

@@ -28,6 +28,11 @@ class Conflict(StoreError):
     """A uniqueness rule refused the write (username taken, post already reposted)."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or would not answer in time (connection lost, SQLite
+    locked beyond its busy timeout). Nothing was committed; the request may be retried."""
+
+
 class Transaction(Protocol):
     """One atomic unit of writes. Nothing is visible to others until it commits."""
 

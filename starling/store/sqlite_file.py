@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from starling.store.base import Conflict
+from starling.store.base import Conflict, StoreUnavailable
 from starling.store.dialect import SQLITE
 from starling.store.schema import Migration, missing, render
 from starling.store.sql import Params
@@ -29,9 +29,22 @@ BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 
 
+class _Connection(sqlite3.Connection):
+    """Reports "database is locked" past the busy timeout as StoreUnavailable. A lock is
+    taken by a statement's first step, which execute runs, so execute is the one place."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorname.startswith("SQLITE_BUSY"):
+                raise StoreUnavailable(f"{exc} (after {BUSY_TIMEOUT_MS} ms)") from exc
+            raise
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode; callers issue BEGIN IMMEDIATE themselves."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=_Connection)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     # A 2xx goes out only after commit; FULL makes that commit survive a power cut.
@@ -183,7 +196,7 @@ class LockRetryingSql(SqliteSql):
         while True:
             try:
                 return statement()
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, StoreUnavailable) as exc:
                 if not _locked(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(LOCKED_RETRY_S)
@@ -196,5 +209,10 @@ class LockRetryingSql(SqliteSql):
         return conn
 
 
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+def _locked(exc: Exception) -> bool:
+    """A locked file, as SQLite reports it or as _Connection does (StoreUnavailable)."""
+    cause = exc.__cause__ if isinstance(exc, StoreUnavailable) else exc
+    return isinstance(cause, sqlite3.OperationalError) and (cause.sqlite_errorcode & 0xFF) in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )

@@ -4,7 +4,10 @@ retries, metrics and shutdown.
 A worker reads a batch for its group, applies it, then commits it. A crash between apply
 and commit hands the batch to another consumer of the group (or to this one restarted),
 so applying must be idempotent. Most workers need only the events (`EventWorker.apply`);
-the relay also needs where each sits in the log. See docs/subsystems/workers.md.
+the relay also needs where each sits in the log. A batch that fails is retried,
+uncommitted, after a back-off; an outage of the cache or the store (`CacheUnavailable`,
+`StoreUnavailable`) is retried at least every second and logged in one line, so the worker
+resumes from the log soon after its backend returns. See docs/subsystems/workers.md.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import uuid
 from abc import ABC, abstractmethod
 
 from starling import metrics
+from starling.cache.errors import CacheUnavailable
 from starling.eventlog.base import EventLog, LogEntry
 from starling.events import Event
+from starling.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (0.05, 0.2, 1.0, 5.0)
+OUTAGE_RETRY_DELAYS_S = (0.05, 0.2, 1.0)  # a failed probe of a lost backend costs little
+OUTAGES = (CacheUnavailable, StoreUnavailable)
 
 
 class Worker(ABC):
@@ -71,19 +78,27 @@ class Worker(ABC):
     def run_forever(self, stop: threading.Event) -> None:
         failures = 0
         while not stop.is_set():
+            # The idle tick and wait are inside too: a tick that fails must not end the thread.
             try:
-                applied = self.run_once()
+                if not self.run_once():
+                    self.tick()
+                    self.log.wait(self.name, self.consumer, self.tick_every_s)
                 failures = 0
-            except Exception:
-                delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
+            except Exception as exc:
+                stop.wait(self._back_off(exc, failures))
                 failures += 1
-                log.exception("%s failed; retrying in %.2fs", self.name, delay)
-                stop.wait(delay)
-                continue
-            if not applied:
-                self.tick()
-                self.log.wait(self.name, self.consumer, self.tick_every_s)
         self.log.release(self.name, self.consumer)
+
+    def _back_off(self, exc: Exception, failures: int) -> float:
+        """Logs a failed batch; returns how long to wait before retrying it."""
+        outage = isinstance(exc, OUTAGES)
+        delays = OUTAGE_RETRY_DELAYS_S if outage else RETRY_DELAYS_S
+        delay = delays[min(failures, len(delays) - 1)]
+        if outage:
+            log.warning("%s waits for its backend (%s); retrying in %.2fs", self.name, exc, delay)
+        else:
+            log.error("%s failed; retrying in %.2fs", self.name, delay, exc_info=exc)
+        return delay
 
 
 class EventWorker(Worker):
