@@ -3,9 +3,9 @@ bench/out/. The bench world is generated on first use. See docs/benchmarks.md.""
 
 from __future__ import annotations
 
-from bench import fanout_throughput, post_to_visible, timeline_read, writes_saved
+from bench import fanout_throughput, http_load, post_to_visible, timeline_read, writes_saved
 
-BENCHMARKS = (fanout_throughput, writes_saved, timeline_read, post_to_visible)
+BENCHMARKS = (fanout_throughput, writes_saved, timeline_read, post_to_visible, http_load)
 
 
 def main() -> None:
