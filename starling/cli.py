@@ -114,7 +114,11 @@ def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) 
     runtime = open_runtime(settings, workers="threads")
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(runtime), host=settings.host, port=settings.port, log_level="info"
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=settings.access_log,
         )
     )
     if on_ready is not None:

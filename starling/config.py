@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     )
     rate_limit_window_s: int = Field(300, description="rate limit window in seconds")
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413")
+    access_log: bool = Field(True, description="log every request (uvicorn's access log)")
+    api_threads: int = Field(
+        4, description="threads that run request handlers at once (more queue for one)"
+    )
     workers: str = Field(
         "all", description="workers run inside `starling serve`: 'all', 'none' or a comma list"
     )

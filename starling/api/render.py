@@ -7,7 +7,7 @@ in UTC with milliseconds. See docs/subsystems/api.md.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from starling.config import Settings
@@ -26,14 +26,15 @@ def base_url(settings: Settings) -> str:
     return f"{scheme}://{settings.public_domain}"
 
 
+# time.strftime on a struct from gmtime: a third of datetime's cost, and a page of
+# statuses renders dozens of times.
 def iso_time(ms: int) -> str:
     seconds, millis = divmod(ms, 1000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{millis:03d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def iso_date(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%d")
+    return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
 
 
 def account(record: Account, base: str) -> Entity:
