@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     rate_limit_window_s: int = Field(300, description="rate limit window in seconds")
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413")
+    id_node: int = Field(
+        0, description="this process's number (0-15) in the ids it makes; unique per API process"
+    )
     access_log: bool = Field(True, description="log every request (uvicorn's access log)")
     api_threads: int = Field(
         4, description="threads that run request handlers at once (more queue for one)"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from starling.cli import main
+from starling.cli import main, uvicorn_config
 from starling.config import Settings
 from starling.runtime import open_runtime
 
@@ -50,3 +50,9 @@ def test_world_then_admin_commands(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_worker_refuses_unknown_names(tmp_path: Path) -> None:
     assert main(["worker", "nope", "--data-dir", str(tmp_path)]) == 2
+
+
+def test_access_log_follows_the_setting(tmp_path: Path) -> None:
+    for on in (True, False):
+        config = uvicorn_config(object(), Settings(data_dir=tmp_path, access_log=on))
+        assert config.access_log is on
