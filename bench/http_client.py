@@ -45,6 +45,7 @@ class Outcome:
 
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    warmup_requests: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
     def fail(self, kind: str) -> None:
@@ -114,6 +115,7 @@ async def _drive(
                 call = calls(next(counter))
                 status = await connection.exchange(call.encode(host))
                 if sent < measure_from:
+                    outcome.warmup_requests += 1
                     continue
                 if status >= 400:
                     outcome.fail(str(status))

@@ -12,6 +12,7 @@ same two cores as the server. Run: python -m bench.http_load. See docs/benchmark
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -55,16 +56,20 @@ def configuration(name: str, args: argparse.Namespace, scratch: Path) -> Iterato
 
 
 def measure(server: Server, endpoint: str, concurrency: int, args: argparse.Namespace) -> Any:
-    runs = [
-        http_client.run(
+    runs = []
+    cpu_ms: list[float] = []
+    for _ in range(args.repeats):
+        cpu_before = server.cpu_seconds()
+        run = http_client.run(
             server.url,
             call_maker(endpoint, server.tokens),
             concurrency=concurrency,
             seconds=args.seconds,
             warmup_s=args.warmup,
         )
-        for _ in range(args.repeats)
-    ]
+        runs.append(run)
+        requests = len(run.latencies) + sum(run.errors.values()) + run.warmup_requests
+        cpu_ms.append(1000 * (server.cpu_seconds() - cpu_before) / max(requests, 1))
     latencies = [s for run in runs for s in run.latencies]
     errors: dict[str, int] = {}
     for run in runs:
@@ -77,6 +82,7 @@ def measure(server: Server, endpoint: str, concurrency: int, args: argparse.Name
         "rate": statistics.median(run.rate for run in runs),
         "rates": [run.rate for run in runs],
         "ms": milliseconds(latencies) if latencies else {},
+        "server_cpu_ms": statistics.median(cpu_ms),
         "errors": errors,
     }
 
@@ -95,7 +101,7 @@ def bench_configuration(name: str, args: argparse.Namespace) -> list[Any]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configurations", default="demo", help="'demo' and/or 'up'")
+    parser.add_argument("--configurations", default="demo,up", help="'demo' and/or 'up'")
     parser.add_argument("--api", type=int, default=2, help="API processes of 'up'")
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--concurrency", default="1,8,32", help="comma list of connections")
@@ -120,13 +126,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             r["rate"],
             r["ms"].get("p50", 0.0),
             r["ms"].get("p99", 0.0),
+            r["server_cpu_ms"],
             sum(r["errors"].values()),
         ]
         for r in rows
     ]
     headers = ["configuration", "endpoint", "concurrency", "requests", "req/s (median run)"]
-    headers += ["p50 ms", "p99 ms", "errors"]
-    print(f"\nHTTP load on the demo world. {machine()}\n")
+    headers += ["p50 ms", "p99 ms", "server CPU ms/request", "errors"]
+    load = os.getloadavg()[0]
+    print(f"\nHTTP load on the demo world. {machine()}; load average at the end {load:.1f}\n")
     print(markdown_table(headers, table))
     print(f"\nresults: {write_results('http_load', {'results': rows})}")
 

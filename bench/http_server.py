@@ -32,6 +32,27 @@ class Server:
     url: str
     tokens: list[str]
     log: Path
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) used so far by the server and its children: a
+        cost per request that other load on the machine changes less than the rate."""
+        parents: dict[int, int] = {}
+        used: dict[int, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # it just exited
+            parents[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        tree = {self.pid}
+        while grown := {p for p, parent in parents.items() if parent in tree} - tree:
+            tree |= grown
+        return sum(used.get(p, 0.0) for p in tree)
 
 
 def free_port() -> int:
@@ -72,7 +93,7 @@ def serving(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(proc, url, log)
-        yield Server(url, issued, log)
+        yield Server(url, issued, log, proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

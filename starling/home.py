@@ -93,7 +93,10 @@ class HomeTimeline:
             )
         if lower is not None:
             ids = {i for i in ids if i > lower}
-        return sorted(ids, reverse=True)
+        newest = sorted(ids, reverse=True)
+        # The pushed entries' over-fetch bounds the whole merge: only the newest `fetch`
+        # candidates can make the page, however many celebrities and new follows add.
+        return newest if min_id is not None else newest[:fetch]
 
     def _visible(self, viewer_id: int, candidates: list[int], allowed: IdArray) -> list[Post]:
         """Live posts by followed accounts or the viewer, and direct posts to the viewer,
