@@ -56,7 +56,6 @@ class HomeTimeline:
     ) -> list[Post]:
         started = time.perf_counter()
         following = self.store.following(viewer_id)
-        self._ensure_timeline(viewer_id, following)
         lower = min_id if min_id is not None else since_id
         candidates = self._candidates(viewer_id, following, max_id, lower, min_id, limit)
         allowed = np.append(following, viewer_id)
@@ -78,8 +77,7 @@ class HomeTimeline:
     ) -> list[int]:
         # Over-fetch: some entries are filtered out (deleted, unfollowed, duplicate source).
         fetch = self.cache.timelines.capacity if min_id is not None else 2 * limit + 20
-        pushed = self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch)
-        ids: set[int] = set(pushed or ())
+        ids: set[int] = set(self._pushed(viewer_id, following, max_id, lower, fetch))
         celebrities = self.cache.celebrities.celebrities_among(following)
         if len(celebrities):
             ids.update(
@@ -97,6 +95,18 @@ class HomeTimeline:
         # The pushed entries' over-fetch bounds the whole merge: only the newest `fetch`
         # candidates can make the page, however many celebrities and new follows add.
         return newest if min_id is not None else newest[:fetch]
+
+    def _pushed(
+        self, viewer_id: int, following: IdArray, max_id: int | None, lower: int | None, fetch: int
+    ) -> list[int]:
+        """The viewer's pushed entries. A recently active viewer's timeline is read at once
+        (one cache round trip); a missing one, or an inactive viewer's, is rebuilt first."""
+        if self.activity.recently_touched(viewer_id):
+            pushed = self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch)
+            if pushed is not None:
+                return pushed
+        self._ensure_timeline(viewer_id, following)
+        return self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch) or []
 
     def _visible(self, viewer_id: int, candidates: list[int], allowed: IdArray) -> list[Post]:
         """Live posts by followed accounts or the viewer, and direct posts to the viewer,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from starling.home import HomeTimeline
 from starling.ids import id_at, now_ms
@@ -207,6 +208,22 @@ def test_a_read_hydrates_a_bounded_number_of_posts(make_runtime: RuntimeFactory)
     # 5 celebrities and 5 recent follows offer 100 candidates; the over-fetch (2 x 20 + 20)
     # bounds what is read from the store.
     assert hydrated == [60]
+
+
+def test_a_warm_read_is_one_timeline_round_trip(runtime: Runtime, accounts: Accounts) -> None:
+    viewer, author = accounts(2)
+    runtime.actions.follow(viewer.id, author.id)
+    post = runtime.actions.post(author.id, "hi")
+    runtime.home.read(viewer.id)  # builds the timeline and marks the viewer active
+    timelines = Counting(runtime.cache.timelines)
+    cache = replace(runtime.cache, timelines=timelines)
+    home = HomeTimeline(runtime.store, cache, runtime.activity, runtime.settings)
+    assert _ids(home.read(viewer.id)) == [post.id]
+    assert timelines.calls == {"range": 1}
+    runtime.cache.timelines.delete([viewer.id])  # evicted: rebuilt on the next read
+    timelines.reset()
+    assert _ids(home.read(viewer.id)) == [post.id]
+    assert timelines.calls["replace"] == 1
 
 
 def test_rebuild_is_single_flight(runtime: Runtime, accounts: Accounts) -> None:
