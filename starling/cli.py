@@ -113,7 +113,7 @@ def _add_up(sub: Any) -> None:
             option,
             dest="setting_" + setting,
             metavar="URL",
-            help=f"= --{setting.replace('_', '-')}",
+            help=f"same as --{setting.replace('_', '-')}",
         )
     _add_settings(up)
     up.set_defaults(run=_up)
