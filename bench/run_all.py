@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench import (
     fanout_throughput,
+    http_load,
     post_to_visible,
     post_to_visible_scaled,
     recovery,
@@ -23,6 +24,7 @@ BENCHMARKS = (
     store_writes,
     relay_lag,
     recovery,
+    http_load,
 )
 
 

@@ -1,24 +1,24 @@
-"""The `starling` command: serve, worker, demo, world, load and admin (in the spirit of
-Mastodon's tootctl). Every setting is an option of `serve` and an env var STARLING_*.
+"""The `starling` command: serve, worker, up, demo, world, load and admin (in the spirit
+of Mastodon's tootctl). Every setting is an option of `serve` and an env var STARLING_*.
 See README.md and docs/architecture.md."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starling.config import Settings, scaled_thresholds
 from starling.workers.registry import WORKERS
 
 if TYPE_CHECKING:
-    import uvicorn
-
     from starling.runtime import Runtime
     from starling.workers.base import Worker
 
@@ -38,8 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers()
 
     serve = sub.add_parser("serve", help="run the API and the workers")
+    serve.add_argument("--listen-fd", type=int, help="accept on this inherited socket")
+    _add_ready_fd(serve)
     _add_settings(serve)
     serve.set_defaults(run=_serve)
+
+    _add_up(sub)
 
     demo = sub.add_parser("demo", help="generate the demo world on first run, then serve it")
     _add_settings(demo)
@@ -47,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run one log consumer in this process")
     worker.add_argument("name", help="one of: " + ", ".join(WORKERS))
+    _add_ready_fd(worker)
     _add_settings(worker)
     worker.set_defaults(run=_worker)
 
@@ -93,6 +98,29 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_ready_fd(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ready-fd", type=int, help="write a byte here once ready (starling up)")
+
+
+def _add_up(sub: Any) -> None:
+    up = sub.add_parser("up", help="API processes and worker processes on shared backends")
+    up.add_argument("--api", type=int, default=os.cpu_count() or 1, help="API processes")
+    up.add_argument("--fanout", type=int, default=1, help="fan-out worker processes")
+    for option, setting in (
+        ("--store", "store_url"),
+        ("--log", "log_url"),
+        ("--redis", "redis_url"),
+    ):
+        up.add_argument(
+            option,
+            dest="setting_" + setting,
+            metavar="URL",
+            help=f"same as --{setting.replace('_', '-')}",
+        )
+    _add_settings(up)
+    up.set_defaults(run=_up)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     """Options, then env vars, then the data dir's world, then the defaults. Every command
     reads the world the same way, so the server, separate workers and `admin fanout`
@@ -117,15 +145,32 @@ def _world_settings(data_dir: Path) -> dict[str, int]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    _run_server(_settings(args), on_ready=None)
+    on_ready = None if args.ready_fd is None else _report_ready(args.ready_fd)
+    sock = None if args.listen_fd is None else socket.socket(fileno=args.listen_fd)
+    _run_server(_settings(args), on_ready=on_ready, sock=sock)
     return 0
 
 
-def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) -> None:
+def _report_ready(fd: int) -> Callable[[object], None]:
+    def report(_: object) -> None:
+        os.write(fd, b"1")
+        os.close(fd)
+
+    return report
+
+
+def _run_server(
+    settings: Settings,
+    on_ready: Callable[[Runtime], None] | None,
+    sock: socket.socket | None = None,
+) -> None:
+    import uvicorn
+
+    from starling.api.app import create_app
     from starling.runtime import open_runtime
 
     runtime = open_runtime(settings, workers="threads")
-    server = _http_server(runtime)
+    server = uvicorn.Server(uvicorn_config(create_app(runtime), settings))
     if on_ready is not None:
 
         def announce() -> None:
@@ -136,21 +181,21 @@ def _run_server(settings: Settings, on_ready: Callable[[Runtime], None] | None) 
 
         threading.Thread(target=announce, daemon=True).start()
     try:
-        server.run()
+        server.run(sockets=None if sock is None else [sock])
     finally:
         runtime.close()
 
 
-def _http_server(runtime: Runtime) -> uvicorn.Server:
+def uvicorn_config(app: Any, settings: Settings) -> Any:
     import uvicorn
 
-    from starling.api.app import create_app
-
-    s = runtime.settings
-    config = uvicorn.Config(
-        create_app(runtime), host=s.host, port=s.port, log_level="info", access_log=s.access_log
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=settings.access_log,
     )
-    return uvicorn.Server(config)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -162,17 +207,43 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up(args: argparse.Namespace) -> int:
+    from starling import up
+
+    settings = _settings(args)
+    try:
+        return up.run(settings, args.api, args.fanout, on_ready=lambda: _announce(settings))
+    except (up.UpError, OSError) as exc:
+        print(f"starling up: {exc}", file=sys.stderr)
+        return 2
+
+
+def _announce(settings: Settings) -> None:
+    """The demo's banner, from a runtime of this process (the children serve)."""
+    from starling.runtime import open_runtime
+
+    runtime = open_runtime(settings, workers="none")
+    try:
+        _print_demo_help(runtime)
+    finally:
+        runtime.close()
+
+
 def _print_demo_help(runtime: Runtime) -> None:
     from starling.world.loader import DEMO_PASSWORD
     from starling.world.population import DEMO_USERNAME
 
-    s = runtime.settings
-    token = _token_for(runtime, DEMO_USERNAME)
-    url = s.public_url
+    url = runtime.settings.public_url
     print(
-        f"""
-Starling is up at {url} (API docs: {url}/docs). Celebrity threshold: {runtime.policy.current()}.
-Demo account: {DEMO_USERNAME} / {DEMO_PASSWORD}, bearer token:
+        f"\nStarling is up at {url} (API docs: {url}/docs)."
+        f" Celebrity threshold: {runtime.policy.current()}.",
+        flush=True,
+    )
+    if runtime.store.get_account_by_username(DEMO_USERNAME) is None:
+        return  # not the demo world
+    token = _token_for(runtime, DEMO_USERNAME)
+    print(
+        f"""Demo account: {DEMO_USERNAME} / {DEMO_PASSWORD}, bearer token:
     {token}
 Try:
     curl -H 'Authorization: Bearer {token}' '{url}/api/v1/timelines/home?limit=5'
@@ -205,6 +276,8 @@ def _worker(args: argparse.Namespace) -> int:
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.ready_fd is not None:
+        _report_ready(args.ready_fd)(runtime)
     try:
         worker.run_forever(stop)
     except KeyboardInterrupt:

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         True, description="one log line per request; off for load tests and benchmarks"
     )
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413")
+    id_node: int = Field(
+        0, description="this process's number (0-15) in the ids it makes; unique per API process"
+    )
+    api_threads: int = Field(
+        4, description="threads that run request handlers at once (more queue for one)"
+    )
     workers: str = Field(
         "all", description="workers run inside `starling serve`: 'all', 'none' or a comma list"
     )

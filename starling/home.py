@@ -61,13 +61,18 @@ class HomeTimeline:
         following = self.store.following(viewer_id)
         lower = min_id if min_id is not None else since_id
         # Over-fetch: some entries are filtered out (deleted, unfollowed, duplicate source).
-        fetch = self.cache.timelines.capacity if min_id is not None else 2 * limit + 20
+        # With min_id the page sits just above it, so every newer entry is a candidate;
+        # otherwise the pushed entries' over-fetch bounds the whole merge: only the newest
+        # `fetch` candidates can make the page, however many celebrities and follows add.
+        bounded = min_id is None
+        fetch = 2 * limit + 20 if bounded else self.cache.timelines.capacity
         try:
-            self._ensure_timeline(viewer_id, following)
             candidates = self._candidates(viewer_id, following, max_id, lower, fetch)
         except CacheUnavailable as exc:
             degraded("home_read", exc)
             candidates = self._stored_candidates(viewer_id, following, max_id, lower, fetch)
+        if bounded:
+            candidates = candidates[:fetch]
         allowed = np.append(following, viewer_id)
         posts = self._visible(viewer_id, candidates, allowed)
         best = self._best_reposters(viewer_id, posts, following, lower, max_id)
@@ -84,8 +89,7 @@ class HomeTimeline:
         lower: int | None,
         fetch: int,
     ) -> list[int]:
-        pushed = self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch)
-        ids: set[int] = set(pushed or ())
+        ids: set[int] = set(self._pushed(viewer_id, following, max_id, lower, fetch))
         celebrities = self.cache.celebrities.celebrities_among(following)
         if len(celebrities):
             ids.update(
@@ -98,6 +102,18 @@ class HomeTimeline:
                 for p in self.store.latest_posts_by_authors(recent, RECENT_FOLLOW_POSTS, max_id)
             )
         return _newest_above(ids, lower)
+
+    def _pushed(
+        self, viewer_id: int, following: IdArray, max_id: int | None, lower: int | None, fetch: int
+    ) -> list[int]:
+        """The viewer's pushed entries. A recently active viewer's timeline is read at once
+        (one cache round trip); a missing one, or an inactive viewer's, is rebuilt first."""
+        if self.activity.recently_touched(viewer_id):
+            pushed = self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch)
+            if pushed is not None:
+                return pushed
+        self._ensure_timeline(viewer_id, following)
+        return self.cache.timelines.range(viewer_id, max_id=max_id, min_id=lower, limit=fetch) or []
 
     def _stored_candidates(
         self,

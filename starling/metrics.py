@@ -1,12 +1,19 @@
 """Prometheus metrics, served at /metrics. One registry per process.
 
+When the processes of a deployment keep their metrics in files (`starling up` sets
+PROMETHEUS_MULTIPROC_DIR for each), /metrics answers for all of them: counters and
+histograms are summed, gauges show their most recent value.
 Names follow the issue's list; see docs/subsystems/fanout.md for what each means.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REGISTRY = CollectorRegistry()
 
 FANOUT_TIMELINE_WRITES = Counter(
@@ -19,11 +26,13 @@ WORKER_BACKLOG = Gauge(
     "Events in the log not yet applied by each worker's group",
     ["worker"],
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 CELEBRITY_THRESHOLD = Gauge(
     "starling_celebrity_threshold",
     "Follower count at which posts are pulled at read time instead of pushed",
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 POST_TO_TIMELINE_SECONDS = Histogram(
     "starling_post_to_timeline_seconds",
@@ -49,3 +58,12 @@ CACHE_DEGRADED = Counter(
     ["operation"],
     registry=REGISTRY,
 )
+
+
+def exposition() -> bytes:
+    """The text format of this process's metrics, or of every process's."""
+    if MULTIPROCESS_DIR_ENV not in os.environ:
+        return generate_latest(REGISTRY)
+    every_process = CollectorRegistry()
+    MultiProcessCollector(every_process)  # type: ignore[no-untyped-call]
+    return generate_latest(every_process)

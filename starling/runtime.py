@@ -54,7 +54,7 @@ class Runtime:
         self.outbox = outbox
         self.cache = cache
         self.mode = workers
-        self.ids = IdGenerator()
+        self.ids = IdGenerator(settings.id_node)
         self.flags = FlagsFile(
             settings.data_dir / "fanout_flags.json",
             FanoutFlags(settings.breaking_news, settings.capacity_raised),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_POST_CHARS = 280
 
@@ -46,6 +47,8 @@ def mentions(text: str) -> list[str]:
     return list(dict.fromkeys(name.lower() for name in MENTION_RE.findall(text)))
 
 
+# Posts are never edited, so a post's HTML is rendered once and then served from here.
+@lru_cache(maxsize=8192)
 def to_html(text: str, base_url: str) -> str:
     """Mastodon-style HTML content: escaped text in a paragraph, tags and mentions linked."""
     escaped = html.escape(text, quote=False)

@@ -1,9 +1,13 @@
-"""Cross-cutting HTTP behaviour: rate limits, error shapes, instance metadata, metrics."""
+"""Cross-cutting HTTP behaviour: rate limits, error shapes, instance metadata, metrics,
+request threads, times."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from anyio import to_thread
+
+from starling.api.render import iso_date, iso_time
 from tests.fixtures_api import Api
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -109,3 +113,16 @@ def test_browser_clients_on_other_origins_may_call(api: Api) -> None:
     assert preflight.headers["access-control-allow-origin"] == "*"
     page = api.client.get("/api/v1/timelines/public", headers={"Origin": "https://x.example"})
     assert "Link" in page.headers["access-control-expose-headers"]
+
+
+def test_request_threads_are_bounded_by_the_setting(api_factory: Callable[..., Api]) -> None:
+    api = api_factory(api_threads=3)
+    assert api.client.portal is not None
+    limiter = api.client.portal.call(to_thread.current_default_thread_limiter)
+    assert limiter.total_tokens == 3
+
+
+def test_times_are_iso_8601_utc_with_milliseconds() -> None:
+    assert iso_time(1_764_590_000_123) == "2025-12-01T11:53:20.123Z"
+    assert iso_time(5) == "1970-01-01T00:00:00.005Z"
+    assert iso_date(1_764_590_000_123) == "2025-12-01"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from starling.cli import _http_server, _print_demo_help, main
+from starling.cli import _print_demo_help, main, uvicorn_config
 from starling.config import Settings
 from starling.runtime import open_runtime
 from starling.world.population import DEMO_USERNAME
@@ -84,12 +84,10 @@ def test_load_fails_when_the_server_is_down(
     assert f"no server answers at {url}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("setting", "logged"), [({}, True), ({"access_log": "off"}, False)])
-def test_access_log_setting_reaches_uvicorn(
-    make_runtime: RuntimeFactory, setting: dict[str, str], logged: bool
-) -> None:
-    runtime = make_runtime(mode="none", **setting)
-    assert _http_server(runtime).config.access_log is logged
+def test_access_log_follows_the_setting(tmp_path: Path) -> None:
+    for on in (True, False):
+        config = uvicorn_config(object(), Settings(data_dir=tmp_path, access_log=on))
+        assert config.access_log is on
 
 
 def test_worker_refuses_what_its_settings_cannot_run(

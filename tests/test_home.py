@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from starling.home import HomeTimeline
 from starling.ids import id_at, now_ms
@@ -174,6 +175,49 @@ def test_store_calls_per_read_without_recent_follows(runtime: Runtime) -> None:
     home = HomeTimeline(store, runtime.cache, runtime.activity, runtime.settings)
     assert len(home.read(viewer.id, limit=20)) == 20
     assert store.calls == {"following": 1, "follows_since": 1, "get_posts": 1}
+
+
+def test_a_read_hydrates_a_bounded_number_of_posts(make_runtime: RuntimeFactory) -> None:
+    # Every author is pulled (a celebrity) and newly followed: each adds 20 candidates.
+    runtime = make_runtime(celebrity_threshold=1)
+    viewer = runtime.actions.register("viewer", None)
+    authors = [runtime.actions.register(f"author{i}", None) for i in range(5)]
+    for author in authors:
+        runtime.actions.follow(viewer.id, author.id)
+    posts = [runtime.actions.post(a.id, f"post {i}") for i in range(30) for a in authors]
+    runtime.home.read(viewer.id)
+    hydrated: list[int] = []
+
+    class CountingIds(Counting):
+        def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+            wanted = list(ids)
+            hydrated.append(len(wanted))
+            return runtime.store.get_posts(wanted)
+
+    home = HomeTimeline(
+        CountingIds(runtime.store), runtime.cache, runtime.activity, runtime.settings
+    )
+    page = home.read(viewer.id, limit=20)
+    assert _ids(page) == sorted(_ids(posts), reverse=True)[:20]
+    # 5 celebrities and 5 recent follows offer 100 candidates; the over-fetch (2 x 20 + 20)
+    # bounds what is read from the store.
+    assert hydrated == [60]
+
+
+def test_a_warm_read_is_one_timeline_round_trip(runtime: Runtime, accounts: Accounts) -> None:
+    viewer, author = accounts(2)
+    runtime.actions.follow(viewer.id, author.id)
+    post = runtime.actions.post(author.id, "hi")
+    runtime.home.read(viewer.id)  # builds the timeline and marks the viewer active
+    timelines = Counting(runtime.cache.timelines)
+    cache = replace(runtime.cache, timelines=timelines)
+    home = HomeTimeline(runtime.store, cache, runtime.activity, runtime.settings)
+    assert _ids(home.read(viewer.id)) == [post.id]
+    assert timelines.calls == {"range": 1}
+    runtime.cache.timelines.delete([viewer.id])  # evicted: rebuilt on the next read
+    timelines.reset()
+    assert _ids(home.read(viewer.id)) == [post.id]
+    assert timelines.calls["replace"] == 1
 
 
 def test_rebuild_is_single_flight(runtime: Runtime, accounts: Accounts) -> None:

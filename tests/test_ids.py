@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from starling.ids import IdGenerator, id_at, ms_of, now_ms
 
 
@@ -35,3 +37,25 @@ def test_never_reissues_an_observed_id() -> None:
     future = id_at(now_ms() + 3_600_000)
     ids.observe(future)
     assert ids.next_id() == future + 1
+
+
+def test_processes_with_different_nodes_never_make_the_same_id() -> None:
+    # Two API processes in the same milliseconds: each id carries its maker's node.
+    first, second = IdGenerator(node=0), IdGenerator(node=1)
+    made = [gen.next_id() for _ in range(10_000) for gen in (first, second)]
+    assert len(set(made)) == len(made)
+    assert {(i >> 12) & 0xF for i in made[0::2]} == {0}
+    assert {(i >> 12) & 0xF for i in made[1::2]} == {1}
+
+
+def test_a_node_continues_above_an_id_of_another_node() -> None:
+    ids = IdGenerator(node=2)
+    other = id_at(now_ms() + 3_600_000, (3 << 12) | 7)  # node 3's, in the future
+    ids.observe(other)
+    following = ids.next_id()
+    assert following > other and (following >> 12) & 0xF == 2
+
+
+def test_node_numbers_are_bounded() -> None:
+    with pytest.raises(ValueError):
+        IdGenerator(node=16)

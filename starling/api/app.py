@@ -8,6 +8,10 @@ See docs/subsystems/api.md.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -43,6 +47,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="Starling",
         version=__version__,
         description="The Mastodon client API subset Starling serves.",
+        lifespan=_bounded_threads(runtime.settings.api_threads),
     )
     app.state.runtime = runtime
     app.state.oauth_codes = CodeStore()
@@ -70,3 +75,16 @@ def create_app(runtime: Runtime) -> FastAPI:
         expose_headers=["Link", *RATE_LIMIT_HEADERS],
     )
     return app
+
+
+def _bounded_threads(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Sync handlers and dependencies run on a pool of `threads` threads; more requests
+    wait for a free one. Many threads would only take turns at the GIL, each switch
+    costing CPU and every request's latency (anyio's default pool has 40)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan

@@ -43,8 +43,12 @@ def bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def optional_token(request: Request, runtime: RuntimeDep) -> Token | None:
-    """The caller's token; a token that is sent but unknown is an error, not anonymity."""
+async def optional_token(request: Request, runtime: RuntimeDep) -> Token | None:
+    """The caller's token; a token that is sent but unknown is an error, not anonymity.
+
+    Runs on the event loop, not in a worker thread: one primary-key read costs less than
+    a hop to a thread and back, which every authenticated request would pay (and, with
+    the threads bounded, a second wait in their queue)."""
     secret = bearer(request)
     if secret is None:
         return None
@@ -57,7 +61,7 @@ def optional_token(request: Request, runtime: RuntimeDep) -> Token | None:
 OptionalToken = Annotated[Token | None, Depends(optional_token)]
 
 
-# Dependencies that only inspect the token are async: they need no worker thread.
+# Dependencies that only inspect the token are async too: they need no worker thread.
 
 
 def app_token(scope: str | None) -> Callable[[Token | None], Awaitable[Token]]:

@@ -6,7 +6,7 @@ in UTC with milliseconds. See docs/subsystems/api.md.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from starling.model import Account, App, Relationship
@@ -15,14 +15,15 @@ from starling.text import to_html
 Entity = dict[str, Any]
 
 
+# time.strftime on a struct from gmtime: a third of datetime's cost, and a page of
+# statuses renders dozens of times.
 def iso_time(ms: int) -> str:
     seconds, millis = divmod(ms, 1000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{millis:03d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def iso_date(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%d")
+    return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
 
 
 def account(record: Account, base: str) -> Entity:

@@ -10,7 +10,7 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from starling import __version__, metrics
 from starling.api.deps import RuntimeDep
@@ -114,8 +114,12 @@ def instance_v2(runtime: RuntimeDep) -> Entity:
 
 
 @router.get("/metrics", include_in_schema=False)
-def prometheus_metrics() -> Response:
-    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+def prometheus_metrics(runtime: RuntimeDep) -> Response:
+    # The backlog is the log's, not a process's: read fresh, it is right whichever
+    # process answers, even when the workers run elsewhere or have died.
+    for worker in runtime.workers.values():
+        worker.backlog()
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/", include_in_schema=False)

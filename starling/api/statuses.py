@@ -10,7 +10,7 @@ See docs/subsystems/api.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starling.api.render import Entity, account, iso_time
 from starling.cache.errors import CacheUnavailable, degraded
@@ -66,6 +66,8 @@ class _Batch:
     favourites: dict[int, int]
     reblogs: dict[int, int]
     state: ViewerState
+    # Each account's entity is built once per page, however many of its posts it holds.
+    rendered: dict[int, Entity] = field(default_factory=dict)
 
     def complete(self, post: Post) -> bool:
         if post.author_id not in self.accounts:
@@ -87,7 +89,7 @@ class _Batch:
             "url": f"{self.base}/@{author.username}/{post.id}",
             "created_at": iso_time(post.created_at),
             "edited_at": None,
-            "account": account(author, self.base),
+            "account": self._account(author),
             "content": "" if source is not None else to_html(post.text, self.base),
             "visibility": post.visibility,
             "sensitive": post.sensitive,
@@ -117,6 +119,12 @@ class _Batch:
                 "reblogs_display": approximate(reblogs),
             },
         }
+
+    def _account(self, record: Account) -> Entity:
+        entity = self.rendered.get(record.id)
+        if entity is None:
+            entity = self.rendered[record.id] = account(record, self.base)
+        return entity
 
     def _mentions(self, post: Post) -> list[Entity]:
         found = (self.accounts[m] for m in post.mentions if m in self.accounts)
