@@ -1,5 +1,5 @@
 """`starling up`: API processes on one socket and worker processes, end to end on a
-private Redis and the SQLite store."""
+private Redis with the SQLite store, and on PostgreSQL + Redis Streams + Redis."""
 
 from __future__ import annotations
 
@@ -45,25 +45,43 @@ class Up:
     proc: subprocess.Popen[str]
     url: str
     log: Path
+    settings: Settings  # what the deployment runs on, for a process of the test's own
 
     def children(self) -> dict[str, int]:
         found = re.findall(r"^(\S+) ready \(pid (\d+)\)$", self.log.read_text(), re.MULTILINE)
         return {name: int(pid) for name, pid in found}
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres-streams", marks=pytest.mark.postgres)])
+def stack(request: pytest.FixtureRequest, redis_url: str) -> dict[str, str]:
+    """The store and log options: the SQLite outbox, or PostgreSQL and Redis Streams."""
+    if request.param == "sqlite":
+        return {}
+    return {"store": request.getfixturevalue("postgres_url"), "log": redis_url}
+
+
 @pytest.fixture
-def up(tmp_path: Path, redis_url: str) -> Iterator[Up]:
+def up(tmp_path: Path, redis_url: str, stack: dict[str, str]) -> Iterator[Up]:
     """`starling up --api 2` on a tiny world, until its banner is printed."""
     data = tmp_path / "data"
-    assert main(["world", "generate", "--size", "tiny", "--data-dir", str(data)]) == 0
+    settings = Settings(
+        data_dir=data,
+        redis_url=redis_url,
+        redis_prefix=f"{tmp_path.name}:",
+        store_url=stack.get("store"),
+        log_url=stack.get("log"),
+    )
+    stores = ["--store-url", stack["store"]] if "store" in stack else []
+    assert main(["world", "generate", "--size", "tiny", "--data-dir", str(data), *stores]) == 0
     port = _free_port()
     argv = [sys.executable, "-m", "starling.cli", "up", "--api", "2", "--redis", redis_url]
     argv += ["--redis-prefix", f"{tmp_path.name}:", "--data-dir", str(data)]
     argv += ["--port", str(port), "--rate-limits", "off", "--access-log", "off"]
+    argv += [arg for option, url in stack.items() for arg in (f"--{option}", url)]
     log = tmp_path / "up.log"
     with log.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
-    deployment = Up(proc, f"http://127.0.0.1:{port}", log)
+    deployment = Up(proc, f"http://127.0.0.1:{port}", log, settings)
     try:
         deadline = time.monotonic() + STARTUP_S
         while "Starling is up" not in log.read_text():
@@ -92,11 +110,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _tokens(tmp_path: Path, redis_url: str) -> tuple[str, str, int]:
+def _tokens(settings: Settings) -> tuple[str, str, int]:
     """Bearer tokens of a new author and a new reader, and the author's id."""
-    settings = Settings(
-        data_dir=tmp_path / "data", redis_url=redis_url, redis_prefix=f"{tmp_path.name}:"
-    )
     runtime = open_runtime(settings, workers="none")
     try:
         app = runtime.actions.create_app("test", "", "read write follow", None)
@@ -109,12 +124,11 @@ def _tokens(tmp_path: Path, redis_url: str) -> tuple[str, str, int]:
         runtime.close()
 
 
-def test_a_post_through_one_process_reaches_a_follower_and_ctrl_c_stops_all(
-    up: Up, tmp_path: Path, redis_url: str
-) -> None:
+def test_a_post_through_one_process_reaches_a_follower_and_ctrl_c_stops_all(up: Up) -> None:
     children = up.children()
-    assert sorted(children) == ["api-1", "api-2", "counts-1", "fanout-1", "graph-1"]
-    author, reader, author_id = _tokens(tmp_path, redis_url)
+    relay = ["relay-1"] if up.settings.log_url else []
+    assert sorted(children) == sorted(["api-1", "api-2", "counts-1", "fanout-1", "graph-1", *relay])
+    author, reader, author_id = _tokens(up.settings)
 
     def call(method: str, path: str, token: str, **data: str) -> httpx.Response:
         # A new connection each time: the kernel hands it to either API process.
