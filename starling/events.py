@@ -115,8 +115,7 @@ class PostDeleted(_PostEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class FollowCreated:
-    TYPE: ClassVar[str] = "follow.created"
+class _FollowEvent:
     follower_id: int
     followee_id: int
     created_at: int
@@ -132,10 +131,22 @@ class FollowCreated:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class FollowDeleted:
+class FollowCreated(_FollowEvent):
+    TYPE: ClassVar[str] = "follow.created"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FollowDeleted(_FollowEvent):
     TYPE: ClassVar[str] = "follow.deleted"
-    follower_id: int
-    followee_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _LikeEvent:
+    """An engagement: the post, the post's author and the actor."""
+
+    post_id: int
+    post_author_id: int
+    actor_id: int
     created_at: int
 
     @property
@@ -144,41 +155,17 @@ class FollowDeleted:
 
     @property
     def partition_key(self) -> int:
-        return self.follower_id
+        return self.post_author_id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class LikeCreated:
+class LikeCreated(_LikeEvent):
     TYPE: ClassVar[str] = "like.created"
-    post_id: int
-    post_author_id: int
-    actor_id: int
-    created_at: int
-
-    @property
-    def ts(self) -> int:
-        return self.created_at
-
-    @property
-    def partition_key(self) -> int:
-        return self.post_author_id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class LikeDeleted:
+class LikeDeleted(_LikeEvent):
     TYPE: ClassVar[str] = "like.deleted"
-    post_id: int
-    post_author_id: int
-    actor_id: int
-    created_at: int
-
-    @property
-    def ts(self) -> int:
-        return self.created_at
-
-    @property
-    def partition_key(self) -> int:
-        return self.post_author_id
 
 
 Event: TypeAlias = (
