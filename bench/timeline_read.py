@@ -21,7 +21,7 @@ from tqdm import tqdm
 from bench.backends import per_backend
 from bench.common import machine, markdown_table, milliseconds, write_results
 from bench.world import account_table, bench_data_dir, bench_settings, world_arguments
-from starling.api.statuses import render_statuses
+from starling.api.statuses import Renderer
 from starling.runtime import Runtime, open_runtime
 
 PAGE = 20
@@ -61,12 +61,13 @@ def bench_backend(name: str, redis_url: str | None, args: argparse.Namespace) ->
                     break
         reads: list[float] = []
         rendered: list[float] = []
+        render = Renderer(runtime.store, runtime.cache.counters, runtime.settings.public_url)
         for _ in tqdm(range(args.rounds), desc=f"{name}: timed reads", unit="round"):
             for viewer in viewers:
                 started = time.perf_counter()
                 page = runtime.home.read(viewer, limit=PAGE)
                 reads.append(time.perf_counter() - started)
-                render_statuses(runtime, page, viewer)
+                render.statuses(page, viewer)
                 rendered.append(time.perf_counter() - started)
         return {
             "backend": name,

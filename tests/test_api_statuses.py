@@ -6,12 +6,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 
-from starling.api.statuses import render_statuses
+from starling.api.statuses import Renderer
 from starling.text import MAX_POST_CHARS
 from tests.fixtures_api import Api, User
 
@@ -312,12 +311,9 @@ def test_a_page_is_rendered_with_a_fixed_number_of_lookups(api: Api) -> None:
             calls[name] += 1
             return getattr(self.inner, name)
 
-    runtime = SimpleNamespace(
-        settings=api.runtime.settings,
-        store=Counting(api.runtime.store),
-        cache=SimpleNamespace(counters=Counting(api.runtime.cache.counters)),
-    )
-    rendered = render_statuses(runtime, page, int(users[0].id))  # type: ignore[arg-type]
+    store, counters = Counting(api.runtime.store), Counting(api.runtime.cache.counters)
+    render = Renderer(store, counters, api.runtime.settings.public_url)
+    rendered = render.statuses(page, int(users[0].id))
     assert len(rendered) == len(page)
     assert sum(1 for s in rendered if s["reblog"] is not None) == 3
     assert calls == {"get_posts": 1, "get_accounts": 1, "viewer_state": 1, "get": 2}

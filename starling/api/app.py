@@ -27,8 +27,10 @@ from starling.api import (
     routes_timelines,
 )
 from starling.api.bodysize import BodySizeMiddleware
+from starling.api.deps import Roles
 from starling.api.oauth import CodeStore
 from starling.api.ratelimit import RATE_LIMIT_HEADERS, FixedWindow, RateLimitMiddleware
+from starling.api.statuses import Renderer
 from starling.runtime import Runtime
 
 ROUTERS = (
@@ -49,8 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         description="The Mastodon client API subset Starling serves.",
         lifespan=_bounded_threads(runtime.settings.api_threads),
     )
-    app.state.runtime = runtime
-    app.state.oauth_codes = CodeStore()
+    app.state.roles = roles(runtime)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -75,6 +76,21 @@ def create_app(runtime: Runtime) -> FastAPI:
         expose_headers=["Link", *RATE_LIMIT_HEADERS],
     )
     return app
+
+
+def roles(runtime: Runtime) -> Roles:
+    """The runtime's parts the routes may take, each through its own dependency
+    (deps.py); the routes never see the runtime itself."""
+    settings = runtime.settings
+    return Roles(
+        store=runtime.store,
+        actions=runtime.actions,
+        home=runtime.home,
+        settings=settings,
+        renderer=Renderer(runtime.store, runtime.cache.counters, settings.public_url),
+        workers=tuple(runtime.workers.values()),
+        codes=CodeStore(),
+    )
 
 
 def _bounded_threads(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

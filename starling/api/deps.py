@@ -1,39 +1,64 @@
-"""Request dependencies: the runtime, the caller's token, and scope checks.
+"""Request dependencies: each role a route may need, the caller's token, scope checks.
 
-The acting account is always the one the bearer token belongs to; no parameter can
-name another. App-only tokens (client_credentials) may call app endpoints and register
-accounts but not act as a user. See docs/subsystems/api.md.
+A route declares only the roles it uses (StoreDep, ActionsDep, ...), never the runtime
+that built them: what a handler can touch is in its signature. The acting account is
+always the one the bearer token belongs to; no parameter can name another. App-only
+tokens (client_credentials) may call app endpoints and register accounts but not act as
+a user. See docs/subsystems/api.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, cast
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 
+from starling.actions import Actions
 from starling.api import scopes
 from starling.api.errors import ApiError
 from starling.api.oauth import CodeStore
+from starling.api.statuses import Renderer
 from starling.auth import hash_secret
+from starling.config import Settings
+from starling.home import HomeTimeline
 from starling.model import Token
-from starling.runtime import Runtime
+from starling.store.base import Store
+from starling.workers.base import Worker
 
 INVALID_TOKEN = "The access token is invalid"
 
 
-async def get_runtime(request: Request) -> Runtime:
-    return cast(Runtime, request.app.state.runtime)
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """What create_app hands the routes (as app.state.roles), each taken alone below."""
+
+    store: Store
+    actions: Actions
+    home: HomeTimeline
+    settings: Settings
+    renderer: Renderer
+    workers: Sequence[Worker]
+    codes: CodeStore
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+def _role(name: str) -> Any:
+    """A dependency on one of the app's Roles."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(cast(Roles, request.app.state.roles), name)
+
+    return Depends(dependency)
 
 
-async def get_codes(request: Request) -> CodeStore:
-    return cast(CodeStore, request.app.state.oauth_codes)
-
-
-CodesDep = Annotated[CodeStore, Depends(get_codes)]
+StoreDep = Annotated[Store, _role("store")]  # the store of record, for reads only
+ActionsDep = Annotated[Actions, _role("actions")]  # the only write path
+HomeDep = Annotated[HomeTimeline, _role("home")]  # the Following timeline
+SettingsDep = Annotated[Settings, _role("settings")]
+RendererDep = Annotated[Renderer, _role("renderer")]  # status entities, a page at a time
+WorkersDep = Annotated[Sequence[Worker], _role("workers")]  # for their backlogs
+CodesDep = Annotated[CodeStore, _role("codes")]  # authorization codes of this process
 
 
 def bearer(request: Request) -> str | None:
@@ -43,7 +68,7 @@ def bearer(request: Request) -> str | None:
     return value.strip()
 
 
-async def optional_token(request: Request, runtime: RuntimeDep) -> Token | None:
+async def optional_token(request: Request, store: StoreDep) -> Token | None:
     """The caller's token; a token that is sent but unknown is an error, not anonymity.
 
     Runs on the event loop, not in a worker thread: one primary-key read costs less than
@@ -52,7 +77,7 @@ async def optional_token(request: Request, runtime: RuntimeDep) -> Token | None:
     secret = bearer(request)
     if secret is None:
         return None
-    token = runtime.store.get_token(hash_secret(secret))
+    token = store.get_token(hash_secret(secret))
     if token is None:
         raise ApiError(401, INVALID_TOKEN)
     return token

@@ -9,16 +9,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from starling.api.deps import ReadAccounts, ReadFollows, RuntimeDep, Viewer, WriteFollows, app_token
+from starling.api.deps import (
+    ActionsDep,
+    ReadAccounts,
+    ReadFollows,
+    RendererDep,
+    SettingsDep,
+    StoreDep,
+    Viewer,
+    WriteFollows,
+    app_token,
+)
 from starling.api.errors import ApiError
 from starling.api.forms import Form, parse_uint, parsed, record_id
 from starling.api.paging import Paged, add_link
 from starling.api.render import Entity, account, credential_account, relationship, token
-from starling.api.statuses import render_statuses
 from starling.errors import NotFound
 from starling.ids import now_ms
 from starling.model import Account, Token
-from starling.runtime import Runtime
+from starling.store.base import Store
 from starling.visibility import visible
 
 router = APIRouter(tags=["accounts"])
@@ -53,20 +62,20 @@ class AccountPostsForm(Paged):
     tagged: str | None = None
 
 
-def load_account(runtime: Runtime, account_id: int) -> Account:
-    found = runtime.store.get_accounts([account_id]).get(account_id)
+def load_account(store: Store, account_id: int) -> Account:
+    found = store.get_accounts([account_id]).get(account_id)
     if found is None:
         raise NotFound("Record not found")
     return found
 
 
-def relationship_of(runtime: Runtime, viewer_id: int, account_id: int) -> Entity:
-    return relationship(runtime.store.relationships(viewer_id, [account_id])[0])
+def relationship_of(store: Store, viewer_id: int, account_id: int) -> Entity:
+    return relationship(store.relationships(viewer_id, [account_id])[0])
 
 
 @router.post("/api/v1/accounts")
 def register(
-    runtime: RuntimeDep,
+    actions: ActionsDep,
     caller: Annotated[Token, Depends(app_token("write:accounts"))],
     form: Annotated[RegisterForm, Depends(parsed(RegisterForm))],
 ) -> Entity:
@@ -75,61 +84,66 @@ def register(
         raise ApiError(422, "Validation failed: Agreement must be accepted")
     if not form.password:
         raise ApiError(422, "Validation failed: Password can't be blank")
-    created = runtime.actions.register(form.username, form.password, email=form.email)
-    secret = runtime.actions.issue_token(caller.app_id, created.id, caller.scopes)
+    created = actions.register(form.username, form.password, email=form.email)
+    secret = actions.issue_token(caller.app_id, created.id, caller.scopes)
     return token(secret, caller.scopes, now_ms())
 
 
 @router.get("/api/v1/accounts/verify_credentials")
-def verify_credentials(runtime: RuntimeDep, me: ReadAccounts) -> Entity:
+def verify_credentials(store: StoreDep, settings: SettingsDep, me: ReadAccounts) -> Entity:
     """The token's own account, with its `source` settings."""
-    return credential_account(load_account(runtime, me), runtime.settings.public_url)
+    return credential_account(load_account(store, me), settings.public_url)
 
 
 @router.get("/api/v1/accounts/lookup")
 def lookup(
-    runtime: RuntimeDep, _viewer: Viewer, form: Annotated[LookupForm, Depends(parsed(LookupForm))]
+    store: StoreDep,
+    settings: SettingsDep,
+    _viewer: Viewer,
+    form: Annotated[LookupForm, Depends(parsed(LookupForm))],
 ) -> Entity:
     """An account by `acct`: 'name', '@name' or 'name@this-domain'."""
     name, _, domain = form.acct.lstrip("@").partition("@")
-    found = runtime.store.get_account_by_username(name) if name else None
-    if found is None or domain not in ("", runtime.settings.public_domain):
+    found = store.get_account_by_username(name) if name else None
+    if found is None or domain not in ("", settings.public_domain):
         raise NotFound("Record not found")
-    return account(found, runtime.settings.public_url)
+    return account(found, settings.public_url)
 
 
 @router.get("/api/v1/accounts/relationships")
 def relationships(
-    runtime: RuntimeDep, me: ReadFollows, form: Annotated[IdsForm, Depends(parsed(IdsForm))]
+    store: StoreDep, me: ReadFollows, form: Annotated[IdsForm, Depends(parsed(IdsForm))]
 ) -> list[Entity]:
     """The caller's relationship to each existing account of `id[]`, in the order asked."""
     raw = form.id if isinstance(form.id, list) else [form.id]
     asked = list(dict.fromkeys(n for n in map(parse_uint, raw) if n is not None))
-    existing = runtime.store.get_accounts(asked)
+    existing = store.get_accounts(asked)
     found = [i for i in asked if i in existing]
-    return [relationship(r) for r in runtime.store.relationships(me, found)] if found else []
+    return [relationship(r) for r in store.relationships(me, found)] if found else []
 
 
 @router.get("/api/v1/accounts/{account_id}")
-def show(runtime: RuntimeDep, _viewer: Viewer, account_id: str) -> Entity:
-    return account(load_account(runtime, record_id(account_id)), runtime.settings.public_url)
+def show(store: StoreDep, settings: SettingsDep, _viewer: Viewer, account_id: str) -> Entity:
+    return account(load_account(store, record_id(account_id)), settings.public_url)
 
 
 @router.get("/api/v1/accounts/{account_id}/statuses")
 def account_statuses(
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    render: RendererDep,
     viewer: Viewer,
     account_id: str,
     form: Annotated[AccountPostsForm, Depends(parsed(AccountPostsForm))],
 ) -> list[Entity]:
     """The account's posts, newest first, paged by max_id / since_id / min_id."""
-    author = load_account(runtime, record_id(account_id))
+    author = load_account(store, record_id(account_id))
     if form.pinned or form.only_media:
         return []  # Starling has neither pinned posts nor media
     page = form.page()
-    posts = runtime.store.account_posts(
+    posts = store.account_posts(
         author.id,
         max_id=page.max_id,
         since_id=page.since_id,
@@ -138,27 +152,28 @@ def account_statuses(
         exclude_reposts=form.exclude_reblogs,
         exclude_replies=form.exclude_replies,
     )
-    add_link(response, runtime.settings.public_url, request.url, [p.id for p in posts])
+    add_link(response, settings.public_url, request.url, [p.id for p in posts])
     tag = (form.tagged or "").lstrip("#").lower()
     shown = [p for p in posts if not tag or tag in p.hashtags]
-    return render_statuses(runtime, visible(runtime.store, viewer, shown), viewer)
+    return render.statuses(visible(store, viewer, shown), viewer)
 
 
 @router.post("/api/v1/accounts/{account_id}/follow")
 def follow(
-    runtime: RuntimeDep,
+    store: StoreDep,
+    actions: ActionsDep,
     me: WriteFollows,
     account_id: str,
     form: Annotated[FollowForm, Depends(parsed(FollowForm))],
 ) -> Entity:
     """Follows the account (idempotent); answers with the relationship."""
     target = record_id(account_id)
-    runtime.actions.follow(me, target, notify=form.notify)
-    return relationship_of(runtime, me, target)
+    actions.follow(me, target, notify=form.notify)
+    return relationship_of(store, me, target)
 
 
 @router.post("/api/v1/accounts/{account_id}/unfollow")
-def unfollow(runtime: RuntimeDep, me: WriteFollows, account_id: str) -> Entity:
+def unfollow(store: StoreDep, actions: ActionsDep, me: WriteFollows, account_id: str) -> Entity:
     target = record_id(account_id)
-    runtime.actions.unfollow(me, target)
-    return relationship_of(runtime, me, target)
+    actions.unfollow(me, target)
+    return relationship_of(store, me, target)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from starling.api import scopes
-from starling.api.deps import INVALID_TOKEN, RuntimeDep, app_token
+from starling.api.deps import INVALID_TOKEN, ActionsDep, StoreDep, app_token
 from starling.api.errors import ApiError
 from starling.api.forms import Form, parsed
 from starling.api.oauth import OOB
@@ -25,12 +25,12 @@ class AppForm(Form):
 
 
 @router.post("/api/v1/apps")
-def create_app(runtime: RuntimeDep, form: Annotated[AppForm, Depends(parsed(AppForm))]) -> Entity:
+def create_app(actions: ActionsDep, form: Annotated[AppForm, Depends(parsed(AppForm))]) -> Entity:
     """Registers a client application; the answer holds its client_id and client_secret."""
     uris = (
         form.redirect_uris if isinstance(form.redirect_uris, list) else form.redirect_uris.split()
     )
-    app = runtime.actions.create_app(
+    app = actions.create_app(
         form.client_name,
         "\n".join(uris),
         scopes.known(scopes.split(form.scopes)),
@@ -40,9 +40,9 @@ def create_app(runtime: RuntimeDep, form: Annotated[AppForm, Depends(parsed(AppF
 
 
 @router.get("/api/v1/apps/verify_credentials")
-def verify_app(runtime: RuntimeDep, token: Annotated[Token, Depends(app_token(None))]) -> Entity:
+def verify_app(store: StoreDep, token: Annotated[Token, Depends(app_token(None))]) -> Entity:
     """The application the token was issued to."""
-    app = runtime.store.get_app_by_id(token.app_id)
+    app = store.get_app_by_id(token.app_id)
     if app is None:
         raise ApiError(401, INVALID_TOKEN)
     return application(app, with_secret=False)

@@ -15,11 +15,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import URL
 
 from starling.api import scopes
-from starling.api.deps import CodesDep, RuntimeDep
+from starling.api.deps import CodesDep, StoreDep
 from starling.api.errors import ApiError
 from starling.api.forms import Form, parsed
 from starling.api.oauth import OOB, Grant, account_for_login
-from starling.runtime import Runtime
+from starling.store.base import Store
 
 router = APIRouter(tags=["oauth"])
 
@@ -50,9 +50,9 @@ class SignInForm(AuthorizeForm):
     password: str = ""
 
 
-def _checked(runtime: Runtime, form: AuthorizeForm) -> tuple[str, str]:
+def _checked(store: Store, form: AuthorizeForm) -> tuple[str, str]:
     """The app's name and the granted scopes, once the request is shown to be sound."""
-    app = runtime.store.get_app(form.client_id) if form.client_id else None
+    app = store.get_app(form.client_id) if form.client_id else None
     if app is None:
         raise ApiError(400, "invalid_client", "Unknown client_id")
     if form.redirect_uri not in app.redirect_uris.split():
@@ -80,22 +80,22 @@ def _login_page(form: AuthorizeForm, app_name: str, granted: str, message: str =
 
 @router.get("/oauth/authorize", response_class=HTMLResponse)
 def sign_in_page(
-    runtime: RuntimeDep, form: Annotated[AuthorizeForm, Depends(parsed(AuthorizeForm))]
+    store: StoreDep, form: Annotated[AuthorizeForm, Depends(parsed(AuthorizeForm))]
 ) -> HTMLResponse:
     """The sign-in form for an app's authorization request."""
-    app_name, granted = _checked(runtime, form)
+    app_name, granted = _checked(store, form)
     return HTMLResponse(_login_page(form, app_name, granted))
 
 
 @router.post("/oauth/authorize", response_class=HTMLResponse)
 def sign_in(
-    runtime: RuntimeDep,
+    store: StoreDep,
     codes: CodesDep,
     form: Annotated[SignInForm, Depends(parsed(SignInForm))],
 ) -> Response:
     """Checks the password, then sends the browser back to the app with a code."""
-    app_name, granted = _checked(runtime, form)
-    account = account_for_login(runtime.store, form.username, form.password)
+    app_name, granted = _checked(store, form)
+    account = account_for_login(store, form.username, form.password)
     if account is None:
         page = _login_page(form, app_name, granted, "Wrong username or password.")
         return HTMLResponse(page, status_code=401)

@@ -13,9 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from starling import __version__, metrics
-from starling.api.deps import RuntimeDep
+from starling.api.deps import SettingsDep, StoreDep, WorkersDep
 from starling.api.render import Entity
-from starling.runtime import Runtime
+from starling.store.base import Store
 from starling.text import MAX_POST_CHARS
 
 router = APIRouter(tags=["instance"])
@@ -52,11 +52,11 @@ CONFIGURATION: Entity = {
 }
 
 
-def _stats(request: Request, runtime: Runtime) -> Entity:
+def _stats(request: Request, store: Store) -> Entity:
     """Account and post totals, recounted at most every STATS_TTL_S (counting is a scan)."""
     cached: tuple[float, Entity] | None = getattr(request.app.state, "instance_stats", None)
     if cached is None or time.monotonic() - cached[0] > STATS_TTL_S:
-        accounts, posts = runtime.store.totals()
+        accounts, posts = store.totals()
         stats = {"user_count": accounts, "status_count": posts, "domain_count": 1}
         cached = (time.monotonic(), stats)
         request.app.state.instance_stats = cached
@@ -65,8 +65,7 @@ def _stats(request: Request, runtime: Runtime) -> Entity:
 
 @router.get("/api/v1/instance")
 @router.get("/api/v1/instance/", include_in_schema=False)
-def instance_v1(request: Request, runtime: RuntimeDep) -> Entity:
-    settings = runtime.settings
+def instance_v1(request: Request, store: StoreDep, settings: SettingsDep) -> Entity:
     return {
         "uri": settings.public_domain,
         "title": TITLE,
@@ -75,7 +74,7 @@ def instance_v1(request: Request, runtime: RuntimeDep) -> Entity:
         "email": "",
         "version": VERSION,
         "urls": {},  # no streaming API
-        "stats": _stats(request, runtime),
+        "stats": _stats(request, store),
         "thumbnail": None,
         "languages": ["en"],
         "registrations": True,
@@ -89,8 +88,7 @@ def instance_v1(request: Request, runtime: RuntimeDep) -> Entity:
 
 @router.get("/api/v2/instance")
 @router.get("/api/v2/instance/", include_in_schema=False)
-def instance_v2(runtime: RuntimeDep) -> Entity:
-    settings = runtime.settings
+def instance_v2(settings: SettingsDep) -> Entity:
     return {
         "domain": settings.public_domain,
         "title": TITLE,
@@ -114,10 +112,10 @@ def instance_v2(runtime: RuntimeDep) -> Entity:
 
 
 @router.get("/metrics", include_in_schema=False)
-def prometheus_metrics(runtime: RuntimeDep) -> Response:
+def prometheus_metrics(workers: WorkersDep) -> Response:
     # The backlog is the log's, not a process's: read fresh, it is right whichever
     # process answers, even when the workers run elsewhere or have died.
-    for worker in runtime.workers.values():
+    for worker in workers:
         worker.backlog()
     return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 

@@ -14,8 +14,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from starling.actions import Actions
 from starling.api import scopes
-from starling.api.deps import CodesDep, RuntimeDep
+from starling.api.deps import ActionsDep, CodesDep, StoreDep
 from starling.api.errors import ApiError
 from starling.api.forms import Form, parsed
 from starling.api.oauth import CodeStore, account_for_login
@@ -23,7 +24,7 @@ from starling.api.render import Entity, token
 from starling.auth import hash_secret
 from starling.ids import now_ms
 from starling.model import App
-from starling.runtime import Runtime
+from starling.store.base import Store
 
 router = APIRouter(tags=["oauth"])
 
@@ -49,13 +50,15 @@ class RevokeForm(Form):
     token: str = ""
 
 
-def authenticate_client(runtime: Runtime, request: Request, client_id: str, secret: str) -> App:
+def authenticate_client(
+    store: Store, actions: Actions, request: Request, client_id: str, secret: str
+) -> App:
     """The calling app, by form fields or HTTP Basic credentials (RFC 6749 2.3.1)."""
     basic = _basic_credentials(request)
     if basic is not None:
         client_id, secret = basic
-    app = runtime.store.get_app(client_id) if client_id else None
-    if app is None or not runtime.actions.app_secret_matches(app, secret):
+    app = store.get_app(client_id) if client_id else None
+    if app is None or not actions.app_secret_matches(app, secret):
         raise ApiError(401, "invalid_client", BAD_CLIENT)
     return app
 
@@ -79,22 +82,20 @@ def _requested_scopes(form: TokenForm, app: App) -> str:
 
 
 def _client_credentials(
-    runtime: Runtime, codes: CodeStore, app: App, form: TokenForm
+    store: Store, codes: CodeStore, app: App, form: TokenForm
 ) -> tuple[int | None, str]:
     return None, _requested_scopes(form, app)
 
 
-def _password(
-    runtime: Runtime, codes: CodeStore, app: App, form: TokenForm
-) -> tuple[int | None, str]:
-    account = account_for_login(runtime.store, form.username, form.password)
+def _password(store: Store, codes: CodeStore, app: App, form: TokenForm) -> tuple[int | None, str]:
+    account = account_for_login(store, form.username, form.password)
     if account is None:
         raise ApiError(400, "invalid_grant", BAD_GRANT)
     return account.id, _requested_scopes(form, app)
 
 
 def _authorization_code(
-    runtime: Runtime, codes: CodeStore, app: App, form: TokenForm
+    store: Store, codes: CodeStore, app: App, form: TokenForm
 ) -> tuple[int | None, str]:
     grant = codes.redeem(form.code)
     if (
@@ -107,7 +108,7 @@ def _authorization_code(
     return grant.account_id, grant.scopes
 
 
-GrantHandler = Callable[[Runtime, CodeStore, App, TokenForm], tuple[int | None, str]]
+GrantHandler = Callable[[Store, CodeStore, App, TokenForm], tuple[int | None, str]]
 GRANTS: dict[str, GrantHandler] = {
     "client_credentials": _client_credentials,
     "password": _password,
@@ -118,7 +119,8 @@ GRANTS: dict[str, GrantHandler] = {
 @router.post("/oauth/token")
 def issue_token(
     request: Request,
-    runtime: RuntimeDep,
+    store: StoreDep,
+    actions: ActionsDep,
     codes: CodesDep,
     form: Annotated[TokenForm, Depends(parsed(TokenForm))],
 ) -> Entity:
@@ -126,19 +128,22 @@ def issue_token(
     handler = GRANTS.get(form.grant_type)
     if handler is None:
         raise ApiError(400, "unsupported_grant_type", f"Supported: {', '.join(GRANTS)}")
-    app = authenticate_client(runtime, request, form.client_id, form.client_secret)
-    account_id, granted = handler(runtime, codes, app, form)
-    secret = runtime.actions.issue_token(app.id, account_id, granted)
+    app = authenticate_client(store, actions, request, form.client_id, form.client_secret)
+    account_id, granted = handler(store, codes, app, form)
+    secret = actions.issue_token(app.id, account_id, granted)
     return token(secret, granted, now_ms())
 
 
 @router.post("/oauth/revoke")
 def revoke_token(
-    request: Request, runtime: RuntimeDep, form: Annotated[RevokeForm, Depends(parsed(RevokeForm))]
+    request: Request,
+    store: StoreDep,
+    actions: ActionsDep,
+    form: Annotated[RevokeForm, Depends(parsed(RevokeForm))],
 ) -> Entity:
     """Revokes a token of the calling app; unknown tokens are not an error (RFC 7009)."""
-    app = authenticate_client(runtime, request, form.client_id, form.client_secret)
-    record = runtime.store.get_token(hash_secret(form.token)) if form.token else None
+    app = authenticate_client(store, actions, request, form.client_id, form.client_secret)
+    record = store.get_token(hash_secret(form.token)) if form.token else None
     if record is not None and record.app_id == app.id:
-        runtime.actions.revoke_token(record.token_hash)
+        actions.revoke_token(record.token_hash)
     return {}

@@ -6,14 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 
-from starling.api.deps import RuntimeDep, Viewer, WriteFavourites, WriteStatuses
+from starling.api.deps import (
+    ActionsDep,
+    RendererDep,
+    StoreDep,
+    Viewer,
+    WriteFavourites,
+    WriteStatuses,
+)
 from starling.api.errors import ApiError
 from starling.api.forms import Form, parsed, record_id
 from starling.api.render import Entity
-from starling.api.statuses import render_statuses
 from starling.errors import NotFound
 from starling.model import Post
-from starling.runtime import Runtime
+from starling.store.base import Store
 from starling.visibility import visible
 
 router = APIRouter(tags=["statuses"])
@@ -42,29 +48,20 @@ class StatusForm(Form):
         return None
 
 
-def visible_post(runtime: Runtime, viewer_id: int | None, raw_id: str) -> Post:
+def visible_post(store: Store, viewer_id: int | None, raw_id: str) -> Post:
     """A live post the viewer may see; anything else is simply not found."""
     post_id = record_id(raw_id)
-    found = runtime.store.get_posts([post_id]).get(post_id)
-    if (
-        found is None
-        or found.deleted_at is not None
-        or not visible(runtime.store, viewer_id, [found])
-    ):
+    found = store.get_posts([post_id]).get(post_id)
+    if found is None or found.deleted_at is not None or not visible(store, viewer_id, [found]):
         raise NotFound("Record not found")
     return found
 
 
-def render_one(runtime: Runtime, post: Post, viewer_id: int | None) -> Entity:
-    rendered = render_statuses(runtime, [post], viewer_id)
-    if not rendered:
-        raise NotFound("Record not found")
-    return rendered[0]
-
-
 @router.post("/api/v1/statuses")
 def create_status(
-    runtime: RuntimeDep,
+    store: StoreDep,
+    actions: ActionsDep,
+    render: RendererDep,
     me: WriteStatuses,
     form: Annotated[StatusForm, Depends(parsed(StatusForm))],
     idempotency_key: Annotated[str | None, Header()] = None,
@@ -74,8 +71,8 @@ def create_status(
         raise ApiError(422, reason)
     if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise ApiError(422, "Validation failed: Idempotency-Key is too long")
-    reply_to = visible_post(runtime, me, form.in_reply_to_id) if form.in_reply_to_id else None
-    post = runtime.actions.post(
+    reply_to = visible_post(store, me, form.in_reply_to_id) if form.in_reply_to_id else None
+    post = actions.post(
         me,
         form.status,
         reply_to_id=reply_to.id if reply_to else None,
@@ -85,41 +82,51 @@ def create_status(
         sensitive=form.sensitive,
         idempotency_key=idempotency_key or None,
     )
-    return render_one(runtime, post, me)
+    return render.status(post, me)
 
 
 @router.get("/api/v1/statuses/{status_id}")
-def show_status(runtime: RuntimeDep, viewer: Viewer, status_id: str) -> Entity:
-    return render_one(runtime, visible_post(runtime, viewer, status_id), viewer)
+def show_status(store: StoreDep, render: RendererDep, viewer: Viewer, status_id: str) -> Entity:
+    return render.status(visible_post(store, viewer, status_id), viewer)
 
 
 @router.delete("/api/v1/statuses/{status_id}")
-def delete_status(runtime: RuntimeDep, me: WriteStatuses, status_id: str) -> Entity:
+def delete_status(
+    actions: ActionsDep, render: RendererDep, me: WriteStatuses, status_id: str
+) -> Entity:
     """Deletes one's own status; answers with it, and its source text for redrafting."""
-    deleted = runtime.actions.delete(me, record_id(status_id))
-    return render_one(runtime, deleted, me) | {"text": deleted.text}
+    deleted = actions.delete(me, record_id(status_id))
+    return render.status(deleted, me) | {"text": deleted.text}
 
 
 @router.post("/api/v1/statuses/{status_id}/favourite")
-def favourite(runtime: RuntimeDep, me: WriteFavourites, status_id: str) -> Entity:
-    liked = runtime.actions.like(me, visible_post(runtime, me, status_id).id)
-    return render_one(runtime, liked, me)
+def favourite(
+    store: StoreDep, actions: ActionsDep, render: RendererDep, me: WriteFavourites, status_id: str
+) -> Entity:
+    liked = actions.like(me, visible_post(store, me, status_id).id)
+    return render.status(liked, me)
 
 
 @router.post("/api/v1/statuses/{status_id}/unfavourite")
-def unfavourite(runtime: RuntimeDep, me: WriteFavourites, status_id: str) -> Entity:
-    unliked = runtime.actions.unlike(me, visible_post(runtime, me, status_id).id)
-    return render_one(runtime, unliked, me)
+def unfavourite(
+    store: StoreDep, actions: ActionsDep, render: RendererDep, me: WriteFavourites, status_id: str
+) -> Entity:
+    unliked = actions.unlike(me, visible_post(store, me, status_id).id)
+    return render.status(unliked, me)
 
 
 @router.post("/api/v1/statuses/{status_id}/reblog")
-def reblog(runtime: RuntimeDep, me: WriteStatuses, status_id: str) -> Entity:
+def reblog(
+    store: StoreDep, actions: ActionsDep, render: RendererDep, me: WriteStatuses, status_id: str
+) -> Entity:
     """Reposts (once, however often asked); answers with the repost wrapping the original."""
-    repost = runtime.actions.repost(me, visible_post(runtime, me, status_id).id)
-    return render_one(runtime, repost, me)
+    repost = actions.repost(me, visible_post(store, me, status_id).id)
+    return render.status(repost, me)
 
 
 @router.post("/api/v1/statuses/{status_id}/unreblog")
-def unreblog(runtime: RuntimeDep, me: WriteStatuses, status_id: str) -> Entity:
-    original = runtime.actions.unrepost(me, visible_post(runtime, me, status_id).id)
-    return render_one(runtime, original, me)
+def unreblog(
+    store: StoreDep, actions: ActionsDep, render: RendererDep, me: WriteStatuses, status_id: str
+) -> Entity:
+    original = actions.unrepost(me, visible_post(store, me, status_id).id)
+    return render.status(original, me)

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from starling.api.deps import ReadStatuses, RuntimeDep, Viewer
+from starling.api.deps import HomeDep, ReadStatuses, RendererDep, SettingsDep, StoreDep, Viewer
 from starling.api.forms import parsed
 from starling.api.paging import Paged, add_link
 from starling.api.render import Entity
-from starling.api.statuses import render_statuses
 
 router = APIRouter(tags=["timelines"])
 
@@ -25,27 +24,31 @@ class PublicForm(Paged):
 def home(
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    home: HomeDep,
+    settings: SettingsDep,
+    render: RendererDep,
     me: ReadStatuses,
     form: Annotated[Paged, Depends(parsed(Paged))],
 ) -> list[Entity]:
     """The Following timeline. Reading it also marks the account active (home.read
     does that itself, after checking for inactivity), which keeps fan-out writing to it."""
     page = form.page()
-    entries = runtime.home.read(
+    entries = home.read(
         me, max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
     )
-    add_link(response, runtime.settings.public_url, request.url, [p.id for p in entries])
+    add_link(response, settings.public_url, request.url, [p.id for p in entries])
     # home.read shows only what the viewer may see: followed authors' posts and direct
     # posts to the viewer; no second visibility pass.
-    return render_statuses(runtime, entries, me)
+    return render.statuses(entries, me)
 
 
 @router.get("/api/v1/timelines/public")
 def public(
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    render: RendererDep,
     viewer: Viewer,
     form: Annotated[PublicForm, Depends(parsed(PublicForm))],
 ) -> list[Entity]:
@@ -53,8 +56,8 @@ def public(
     if form.remote or form.only_media:
         return []  # every account is local, and there is no media
     page = form.page()
-    posts = runtime.store.public_posts(
+    posts = store.public_posts(
         max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
     )
-    add_link(response, runtime.settings.public_url, request.url, [p.id for p in posts])
-    return render_statuses(runtime, posts, viewer)
+    add_link(response, settings.public_url, request.url, [p.id for p in posts])
+    return render.statuses(posts, viewer)

@@ -13,49 +13,64 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from starling.api.render import Entity, account, iso_time
+from starling.cache.base import Counters
 from starling.cache.errors import CacheUnavailable, degraded
 from starling.display import approximate
+from starling.errors import NotFound
 from starling.model import FAVOURITES, REBLOGS, Account, Post, ViewerState
-from starling.runtime import Runtime
+from starling.store.base import Store
 from starling.text import to_html
 
 
-def render_statuses(runtime: Runtime, posts: Sequence[Post], viewer_id: int | None) -> list[Entity]:
-    """Entities for posts, in order; reposts whose original is gone are left out."""
-    batch = _load(runtime, posts, viewer_id)
-    return [batch.status(post) for post in posts if batch.complete(post)]
+class Renderer:
+    """Renders statuses from the store, the counters and the instance's public URL."""
 
+    def __init__(self, store: Store, counters: Counters, base_url: str) -> None:
+        self.store = store
+        self.counters = counters
+        self.base_url = base_url
 
-def _load(runtime: Runtime, posts: Sequence[Post], viewer_id: int | None) -> _Batch:
-    by_id = {post.id: post for post in posts}
-    missing = {p.repost_of_id for p in posts if p.repost_of_id is not None} - by_id.keys()
-    if missing:
-        by_id |= runtime.store.get_posts(sorted(missing))
-    people = {p.author_id for p in by_id.values()} | {m for p in by_id.values() for m in p.mentions}
-    ids = sorted(by_id)
-    favourites, reblogs = _counts(runtime, ids)
-    return _Batch(
-        base=runtime.settings.public_url,
-        posts=by_id,
-        accounts=runtime.store.get_accounts(sorted(people)),
-        favourites=favourites,
-        reblogs=reblogs,
-        state=runtime.store.viewer_state(viewer_id, ids)
-        if viewer_id is not None
-        else ViewerState(),
-    )
+    def statuses(self, posts: Sequence[Post], viewer_id: int | None) -> list[Entity]:
+        """Entities for posts, in order; reposts whose original is gone are left out."""
+        batch = self._load(posts, viewer_id)
+        return [batch.status(post) for post in posts if batch.complete(post)]
 
+    def status(self, post: Post, viewer_id: int | None) -> Entity:
+        """One post's entity; a repost whose original is gone is not found."""
+        rendered = self.statuses([post], viewer_id)
+        if not rendered:
+            raise NotFound("Record not found")
+        return rendered[0]
 
-def _counts(runtime: Runtime, ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
-    """Favourites and reblogs from the sharded counters; without the cache, from the post
-    rows, read again since the page's posts may predate the write being answered."""
-    try:
-        counters = runtime.cache.counters
-        return counters.get(FAVOURITES, ids), counters.get(REBLOGS, ids)
-    except CacheUnavailable as exc:
-        degraded("render_counts", exc)
-    rows = runtime.store.get_posts(ids).values()
-    return {p.id: p.favourites_count for p in rows}, {p.id: p.reblogs_count for p in rows}
+    def _load(self, posts: Sequence[Post], viewer_id: int | None) -> _Batch:
+        by_id = {post.id: post for post in posts}
+        missing = {p.repost_of_id for p in posts if p.repost_of_id is not None} - by_id.keys()
+        if missing:
+            by_id |= self.store.get_posts(sorted(missing))
+        people = {p.author_id for p in by_id.values()}
+        people |= {m for p in by_id.values() for m in p.mentions}
+        ids = sorted(by_id)
+        favourites, reblogs = self._counts(ids)
+        return _Batch(
+            base=self.base_url,
+            posts=by_id,
+            accounts=self.store.get_accounts(sorted(people)),
+            favourites=favourites,
+            reblogs=reblogs,
+            state=self.store.viewer_state(viewer_id, ids)
+            if viewer_id is not None
+            else ViewerState(),
+        )
+
+    def _counts(self, ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+        """Favourites and reblogs from the sharded counters; without the cache, from the
+        post rows, read again since the page's posts may predate the write being answered."""
+        try:
+            return self.counters.get(FAVOURITES, ids), self.counters.get(REBLOGS, ids)
+        except CacheUnavailable as exc:
+            degraded("render_counts", exc)
+        rows = self.store.get_posts(ids).values()
+        return {p.id: p.favourites_count for p in rows}, {p.id: p.reblogs_count for p in rows}
 
 
 @dataclass(slots=True)
