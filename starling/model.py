@@ -89,11 +89,37 @@ class Follow:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """account_id blocks target_id. The id is a snowflake of its own: it orders the
+    block list and pages it, as Mastodon's block ids do."""
+
+    account_id: int
+    target_id: int
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """account_id mutes target_id, until expires_at (None: until unmuted); with
+    notifications, the target's notifications are hidden too. The id is as a Block's."""
+
+    account_id: int
+    target_id: int
+    id: int
+    notifications: bool = True
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Relationship:
     id: int
     following: bool = False
     followed_by: bool = False
     notifying: bool = False
+    blocking: bool = False
+    blocked_by: bool = False
+    muting: bool = False
+    muting_notifications: bool = False
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ import pytest
 
 from starling.eventlog.outbox import OutboxLog
 from starling.events import FollowCreated
-from starling.model import App, Follow, Post, Token
+from starling.model import App, Block, Follow, Mute, Post, Relationship, Token
 from starling.store.base import Conflict, Store
 from tests.fixtures_store import StoreFactory
 from tests.store_records import (
@@ -319,6 +319,74 @@ def test_relationships(graph: Store) -> None:
     assert (rels[3].following, rels[3].followed_by, rels[3].notifying) == (True, True, True)
     assert (rels[4].following, rels[4].followed_by) == (False, True)
     assert (rels[99].following, rels[99].followed_by) == (False, False)
+
+
+FUTURE = 2**62  # a mute expiring after every test's "now"
+
+
+@pytest.fixture
+def blocked(graph: Store) -> Store:
+    """Over the graph: 1 blocks 4 and 6, 5 blocks 1, 1 mutes 2 (notifications too) and 7
+    (not them), and muted 8 until time 1 (expired)."""
+    with graph.transaction() as tx:
+        for block_id, (account, target) in enumerate(((1, 4), (5, 1), (1, 6)), start=100):
+            assert tx.insert_block(Block(account, target, block_id))
+        assert tx.insert_mute(Mute(1, 2, 200, notifications=True), now=0)
+        assert tx.insert_mute(Mute(1, 7, 201, notifications=False, expires_at=FUTURE), now=0)
+        assert tx.insert_mute(Mute(1, 8, 202, expires_at=1), now=0)
+    return graph
+
+
+def test_relationships_show_blocks_and_unexpired_mutes(blocked: Store) -> None:
+    rels = {r.id: r for r in blocked.relationships(1, [2, 4, 5, 6, 7, 8, 9])}
+    assert (rels[4].blocking, rels[4].blocked_by, rels[4].followed_by) == (True, False, True)
+    assert (rels[5].blocking, rels[5].blocked_by) == (False, True)
+    assert (rels[2].muting, rels[2].muting_notifications, rels[2].following) == (True, True, True)
+    assert (rels[7].muting, rels[7].muting_notifications) == (True, False)
+    assert rels[8].muting is False  # expired
+    assert rels[9] == Relationship(9, followed_by=True)
+    seen_by_4 = blocked.relationships(4, [1])[0]
+    assert (seen_by_4.blocking, seen_by_4.blocked_by, seen_by_4.muting) == (False, True, False)
+
+
+def test_hidden_authors_is_blocks_both_ways_and_unexpired_mutes(blocked: Store) -> None:
+    assert blocked.hidden_authors(1, [2, 3, 4, 5, 6, 7, 8, 99]) == {2, 4, 5, 6, 7}
+    assert blocked.hidden_authors(1, []) == set()
+    assert blocked.hidden_authors(4, [1, 2]) == {1}  # blocked by 1
+    assert blocked.hidden_authors(2, [1]) == set()  # a mute hides only from the muter
+
+
+def test_block_and_mute_lists_page_newest_first(blocked: Store) -> None:
+    assert [b.target_id for b in blocked.blocks(1)] == [6, 4]
+    assert blocked.blocks(1, limit=1) == [Block(1, 6, 102)]
+    assert blocked.blocks(1, max_id=102) == [Block(1, 4, 100)]
+    assert blocked.blocks(1, since_id=100) == [Block(1, 6, 102)]
+    assert blocked.blocks(1, min_id=0, limit=1) == [Block(1, 4, 100)]
+    assert blocked.blocks(4) == []
+    assert blocked.mutes(1) == [
+        Mute(1, 7, 201, notifications=False, expires_at=FUTURE),
+        Mute(1, 2, 200, notifications=True),
+    ]  # the expired mute of 8 is not listed
+    assert [m.target_id for m in blocked.mutes(1, max_id=201)] == [2]
+
+
+def test_block_and_mute_writes_report_changes(blocked: Store) -> None:
+    with blocked.transaction() as tx:
+        assert not tx.insert_block(Block(1, 4, 300))  # already blocking: keeps its id
+        assert tx.delete_block(1, 4)
+        assert not tx.delete_block(1, 4)
+        # Muting again updates the settings in place; an expired mute is replaced whole.
+        assert not tx.insert_mute(Mute(1, 2, 301, notifications=False, expires_at=FUTURE), 5)
+        assert tx.insert_mute(Mute(1, 8, 302), now=5)
+        assert tx.delete_mute(1, 7, now=5)
+        assert not tx.delete_mute(1, 7, now=5)
+        assert tx.insert_mute(Mute(1, 9, 303, expires_at=10), now=5)
+        assert not tx.delete_mute(1, 9, now=10)  # already expired
+    assert [b.target_id for b in blocked.blocks(1)] == [6]
+    assert blocked.mutes(1) == [
+        Mute(1, 8, 302),
+        Mute(1, 2, 200, notifications=False, expires_at=FUTURE),
+    ]
 
 
 def test_set_last_active_never_moves_back(store: Store) -> None:

@@ -115,7 +115,12 @@ def test_ids_times_and_counts_are_64_bit(postgres_url: str) -> None:
         " ORDER BY table_name, column_name",
     )
     # Only the 0/1 flags are narrow.
-    assert narrow == [("accounts", "bot"), ("follows", "notify"), ("posts", "sensitive")]
+    assert narrow == [
+        ("accounts", "bot"),
+        ("follows", "notify"),
+        ("mutes", "notifications"),
+        ("posts", "sensitive"),
+    ]
 
 
 def test_more_threads_than_connections_share_the_pool(postgres_url: str) -> None:

@@ -15,7 +15,17 @@ import numpy as np
 import numpy.typing as npt
 
 from starling.events import Event
-from starling.model import Account, App, Follow, Post, Relationship, Token, ViewerState
+from starling.model import (
+    Account,
+    App,
+    Block,
+    Follow,
+    Mute,
+    Post,
+    Relationship,
+    Token,
+    ViewerState,
+)
 
 IdArray = npt.NDArray[np.int64]
 
@@ -57,6 +67,19 @@ class Transaction(Protocol):
 
     def delete_follow(self, follower_id: int, followee_id: int) -> bool:
         """False when not following."""
+
+    def insert_block(self, block: Block) -> bool:
+        """False when already blocking (the block keeps its id)."""
+
+    def delete_block(self, account_id: int, target_id: int) -> bool:
+        """False when not blocking."""
+
+    def insert_mute(self, mute: Mute, now: int) -> bool:
+        """False when already muting (the mute keeps its id and takes the new
+        notifications and expires_at); a mute expired by `now` is replaced whole."""
+
+    def delete_mute(self, account_id: int, target_id: int, now: int) -> bool:
+        """False when not muting (no mute, or one expired by `now`)."""
 
     def insert_like(self, account_id: int, post_id: int, created_at: int) -> bool:
         """False when already liked."""
@@ -178,7 +201,34 @@ class Store(Protocol):
     def follows_since(self, account_id: int, since: int) -> list[int]:
         """Accounts this account started following at or after `since` (ms)."""
 
-    def relationships(self, viewer_id: int, ids: Sequence[int]) -> list[Relationship]: ...
+    def relationships(self, viewer_id: int, ids: Sequence[int]) -> list[Relationship]:
+        """The viewer's follows, blocks and mutes to and from each of ids, in one query."""
+
+    def hidden_authors(self, viewer_id: int, author_ids: Sequence[int]) -> set[int]:
+        """Of these authors, those hidden from the viewer's timelines: blocked by the
+        viewer, blocking the viewer, or muted (and the mute not expired); one query."""
+
+    def blocks(
+        self,
+        account_id: int,
+        *,
+        max_id: int | None = None,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = 40,
+    ) -> list[Block]:
+        """The account's blocks, newest first, paged by block id as account_posts."""
+
+    def mutes(
+        self,
+        account_id: int,
+        *,
+        max_id: int | None = None,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = 40,
+    ) -> list[Mute]:
+        """The account's unexpired mutes, newest first, paged by mute id."""
 
     # Engagements
     def viewer_state(self, viewer_id: int, post_ids: Sequence[int]) -> ViewerState: ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from starling.model import Account, Follow, Post
+from starling.model import Account, Block, Follow, Mute, Post
 
 ACCOUNT_COLUMNS = (
     "id, username, display_name, created_at, bot, region, note, followers_count,"
@@ -25,11 +25,16 @@ POST_COLUMNS = (
 )
 FOLLOW_COLUMNS = "follower_id, followee_id, created_at, notify"
 LIKE_COLUMNS = "account_id, post_id, created_at"
+BLOCK_COLUMNS = "account_id, target_id, id"
+MUTE_COLUMNS = "account_id, target_id, id, notifications, expires_at"
 INSERT_ACCOUNT = f"INSERT INTO accounts ({ACCOUNT_ROW_COLUMNS}) VALUES ({', '.join('?' * 15)})"
 INSERT_POST = f"INSERT INTO posts ({POST_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 INSERT_FOLLOW = f"INSERT INTO follows ({FOLLOW_COLUMNS}) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 INSERT_LIKE = f"INSERT INTO likes ({LIKE_COLUMNS}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+INSERT_BLOCK = f"INSERT INTO blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+INSERT_MUTE = f"INSERT INTO mutes ({MUTE_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 LIVE = "deleted_at IS NULL"
+ACTIVE_MUTE = "(expires_at IS NULL OR expires_at > ?)"  # the parameter is now (ms)
 NO_MAX_ID = 2**63 - 1
 NO_MIN_ID = -(2**63)
 
@@ -74,10 +79,47 @@ def follow_row(f: Follow) -> tuple[object, ...]:
     return (f.follower_id, f.followee_id, f.created_at, int(f.notify))
 
 
+def mute_from_row(row: Any) -> Mute:
+    account_id, target_id, mute_id, notifications, expires_at = row
+    return Mute(account_id, target_id, mute_id, bool(notifications), expires_at)
+
+
+def mute_row(m: Mute) -> tuple[object, ...]:
+    return (m.account_id, m.target_id, m.id, int(m.notifications), m.expires_at)
+
+
+def block_row(b: Block) -> tuple[object, ...]:
+    return (b.account_id, b.target_id, b.id)
+
+
 def counts_for(rows: Iterable[tuple[int, int]], keys: Iterable[int]) -> dict[int, int]:
     counts = dict.fromkeys(keys, 0)
     counts.update(rows)
     return counts
+
+
+# The edges between a viewer (the first parameter) and a list of accounts (the second),
+# each a branch of one UNION ALL: (kind, the other account, its flag). A mute also takes
+# the current time (ACTIVE_MUTE).
+EDGES = {
+    "following": "SELECT 'following', followee_id, notify FROM follows"
+    " WHERE follower_id = ? AND followee_id {in_ids}",
+    "followed_by": "SELECT 'followed_by', follower_id, 0 FROM follows"
+    " WHERE followee_id = ? AND follower_id {in_ids}",
+    "blocking": "SELECT 'blocking', target_id, 0 FROM blocks"
+    " WHERE account_id = ? AND target_id {in_ids}",
+    "blocked_by": "SELECT 'blocked_by', account_id, 0 FROM blocks"
+    " WHERE target_id = ? AND account_id {in_ids}",
+    "muting": "SELECT 'muting', target_id, notifications FROM mutes"
+    f" WHERE account_id = ? AND target_id {{in_ids}} AND {ACTIVE_MUTE}",
+}
+# What hides an author from a viewer's timelines, as Mastodon's
+# excluded_from_timeline_account_ids: blocked by the viewer, blocking it, or muted.
+HIDING = ("blocking", "blocked_by", "muting")
+
+
+def edges_query(kinds: Iterable[str], in_ids: str) -> str:
+    return " UNION ALL ".join(EDGES[kind].format(in_ids=in_ids) for kind in kinds)
 
 
 def follower_query(active_since: int | None, *, paged: bool) -> tuple[str, tuple[int, ...]]:

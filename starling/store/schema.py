@@ -137,12 +137,36 @@ _V5_CONSUMER_LEASES: Migration = (
     ){without_rowid}""",
 )
 
+# Blocks and mutes (Mastodon's). Each row has a snowflake id of its own that orders and
+# pages the lists; the *_target indexes answer "who blocks the viewer" and the timeline
+# filter's batch read. A mute past expires_at counts as gone until it is replaced.
+_V6_BLOCKS_AND_MUTES: Migration = (
+    """CREATE TABLE blocks (
+        account_id {integer} NOT NULL,
+        target_id {integer} NOT NULL,
+        id {integer} NOT NULL,
+        PRIMARY KEY (account_id, target_id)
+    ){without_rowid}""",
+    "CREATE INDEX blocks_target ON blocks (target_id, account_id)",
+    "CREATE UNIQUE INDEX blocks_list ON blocks (account_id, id)",
+    """CREATE TABLE mutes (
+        account_id {integer} NOT NULL,
+        target_id {integer} NOT NULL,
+        id {integer} NOT NULL,
+        notifications {flag} NOT NULL DEFAULT 1,
+        expires_at {integer},
+        PRIMARY KEY (account_id, target_id)
+    ){without_rowid}""",
+    "CREATE UNIQUE INDEX mutes_list ON mutes (account_id, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_CORE,
     _V2_PENDING_INDEXES,
     _V3_IDEMPOTENCY_KEYS,
     _V4_ACCOUNT_EMAIL,
     _V5_CONSUMER_LEASES,
+    _V6_BLOCKS_AND_MUTES,
 )
 
 

@@ -13,9 +13,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from starling.model import Post
+from starling.model import Block, Mute, Post
 from starling.store.base import IdArray
-from starling.store.rows import POST_COLUMNS, post_from_row
+from starling.store.rows import (
+    BLOCK_COLUMNS,
+    MUTE_COLUMNS,
+    POST_COLUMNS,
+    mute_from_row,
+    post_from_row,
+)
 
 Params = Sequence[object]
 
@@ -37,6 +43,16 @@ class Sql(Protocol):
 def select_posts(sql: Sql, where: str, params: Params) -> list[Post]:
     rows = sql.rows(f"SELECT {POST_COLUMNS} FROM posts WHERE {where}", params)
     return [post_from_row(row) for row in rows]
+
+
+def select_blocks(sql: Sql, where: str, params: Params) -> list[Block]:
+    rows = sql.rows(f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE {where}", params)
+    return [Block(*row) for row in rows]
+
+
+def select_mutes(sql: Sql, where: str, params: Params) -> list[Mute]:
+    rows = sql.rows(f"SELECT {MUTE_COLUMNS} FROM mutes WHERE {where}", params)
+    return [mute_from_row(row) for row in rows]
 
 
 def select_ids(sql: Sql, statement: str, params: Params) -> IdArray:

@@ -7,21 +7,29 @@ whose best shape differs per planner. See docs/subsystems/store.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import chain
+from typing import TypeVar
 
-from starling.model import Account, App, Post, Relationship, Token, ViewerState
+from starling.ids import now_ms
+from starling.model import Account, App, Block, Mute, Post, Relationship, Token, ViewerState
 from starling.store.base import IdArray
 from starling.store.dialect import Dialect
 from starling.store.rows import (
     ACCOUNT_COLUMNS,
+    ACTIVE_MUTE,
+    EDGES,
+    HIDING,
     LIVE,
     NO_MIN_ID,
     account_from_row,
     counts_for,
+    edges_query,
     follower_query,
 )
-from starling.store.sql import Sql, select_ids, select_posts
+from starling.store.sql import Params, Sql, select_blocks, select_ids, select_mutes, select_posts
+
+Row = TypeVar("Row", Post, Block, Mute)
 
 
 class SqlReads:
@@ -114,7 +122,7 @@ class SqlReads:
         if exclude_replies:
             # As Mastodon: replies to oneself (threads) stay on the profile.
             where.append("(reply_to_id IS NULL OR reply_to_account_id = author_id)")
-        return self._page(where, params, max_id, since_id, min_id, limit)
+        return self._page(select_posts, where, params, max_id, since_id, min_id, limit)
 
     def public_posts(
         self,
@@ -126,30 +134,29 @@ class SqlReads:
     ) -> list[Post]:
         # As Mastodon's public timeline: reposts would only repeat posts already on it.
         where = ["visibility = 'public'", "repost_of_id IS NULL", LIVE]
-        return self._page(where, [], max_id, since_id, min_id, limit)
+        return self._page(select_posts, where, [], max_id, since_id, min_id, limit)
 
     def _page(
         self,
+        select: Callable[[Sql, str, Params], list[Row]],
         where: list[str],
         params: list[object],
         max_id: int | None,
         since_id: int | None,
         min_id: int | None,
         limit: int,
-    ) -> list[Post]:
-        """Mastodon paging: exclusive bounds; with min_id, the posts just above it."""
+    ) -> list[Row]:
+        """Mastodon paging by id: exclusive bounds; with min_id, the rows just above it."""
         for clause, bound in (("id < ?", max_id), ("id > ?", since_id), ("id > ?", min_id)):
             if bound is not None:
                 where.append(clause)
                 params.append(bound)
         order = "DESC" if min_id is None else "ASC"
         params.append(limit)
-        posts = select_posts(
-            self._sql, f"{' AND '.join(where)} ORDER BY id {order} LIMIT ?", params
-        )
+        rows = select(self._sql, f"{' AND '.join(where)} ORDER BY id {order} LIMIT ?", params)
         if min_id is not None:
-            posts.reverse()
-        return posts
+            rows.reverse()
+        return rows
 
     def iter_posts(self, after_id: int, chunk: int) -> Iterator[list[Post]]:
         # Keyset paging, one short query per chunk, as iter_follower_chunks.
@@ -217,33 +224,62 @@ class SqlReads:
         return [row[0] for row in self._sql.rows(sql, (account_id, since))]
 
     def relationships(self, viewer_id: int, ids: Sequence[int]) -> list[Relationship]:
-        d = self._dialect
-        targets = d.ids(ids)
-        following = dict(
-            self._sql.rows(
-                f"SELECT followee_id, notify FROM follows"
-                f" WHERE follower_id = ? AND followee_id {d.in_ids}",
-                (viewer_id, targets),
-            )
-        )
-        followed_by = set(
-            chain.from_iterable(
-                self._sql.rows(
-                    f"SELECT follower_id FROM follows"
-                    f" WHERE followee_id = ? AND follower_id {d.in_ids}",
-                    (viewer_id, targets),
-                )
-            )
-        )
+        edges: dict[str, dict[int, int]] = {kind: {} for kind in EDGES}
+        for kind, other, flag in self._edges(viewer_id, ids, EDGES):
+            edges[kind][other] = flag
+        following, muting = edges["following"], edges["muting"]
         return [
             Relationship(
                 id=i,
                 following=i in following,
-                followed_by=i in followed_by,
+                followed_by=i in edges["followed_by"],
                 notifying=bool(following.get(i, False)),
+                blocking=i in edges["blocking"],
+                blocked_by=i in edges["blocked_by"],
+                muting=i in muting,
+                muting_notifications=bool(muting.get(i, False)),
             )
             for i in ids
         ]
+
+    def hidden_authors(self, viewer_id: int, author_ids: Sequence[int]) -> set[int]:
+        return {other for _, other, _ in self._edges(viewer_id, author_ids, HIDING)}
+
+    def _edges(
+        self, viewer_id: int, ids: Sequence[int], kinds: Collection[str]
+    ) -> list[tuple[str, int, int]]:
+        """The viewer's edges of these kinds (rows.EDGES) to any of ids, in one query."""
+        d = self._dialect
+        targets, now = d.ids(ids), now_ms()
+        params: list[object] = []
+        for kind in kinds:  # a mute's branch also takes the time (rows.ACTIVE_MUTE)
+            params += (viewer_id, targets, now) if kind == "muting" else (viewer_id, targets)
+        return list(self._sql.rows(edges_query(kinds, d.in_ids), params))
+
+    def blocks(
+        self,
+        account_id: int,
+        *,
+        max_id: int | None = None,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = 40,
+    ) -> list[Block]:
+        where = ["account_id = ?"]
+        return self._page(select_blocks, where, [account_id], max_id, since_id, min_id, limit)
+
+    def mutes(
+        self,
+        account_id: int,
+        *,
+        max_id: int | None = None,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = 40,
+    ) -> list[Mute]:
+        where = ["account_id = ?", ACTIVE_MUTE]
+        params: list[object] = [account_id, now_ms()]
+        return self._page(select_mutes, where, params, max_id, since_id, min_id, limit)
 
     # Engagements
 

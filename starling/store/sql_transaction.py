@@ -9,17 +9,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from starling.events import Event, to_payload
-from starling.model import Account, App, Follow, Post, Token
+from starling.model import Account, App, Block, Follow, Mute, Post, Token
 from starling.store.dialect import Dialect
 from starling.store.rows import (
     INSERT_ACCOUNT,
+    INSERT_BLOCK,
     INSERT_FOLLOW,
     INSERT_LIKE,
+    INSERT_MUTE,
     INSERT_POST,
     LIVE,
     POST_COLUMNS,
     account_row,
+    block_row,
     follow_row,
+    mute_row,
     post_from_row,
     post_row,
 )
@@ -102,6 +106,36 @@ class SqlTransaction(ABC):
                 f"UPDATE accounts SET {column} = {self._greatest}({column} + ?, 0) WHERE id = ?",
                 (delta, account_id),
             )
+
+    def insert_block(self, block: Block) -> bool:
+        return self._sql.run(INSERT_BLOCK, block_row(block)) == 1
+
+    def delete_block(self, account_id: int, target_id: int) -> bool:
+        sql = "DELETE FROM blocks WHERE account_id = ? AND target_id = ?"
+        return self._sql.run(sql, (account_id, target_id)) == 1
+
+    def insert_mute(self, mute: Mute, now: int) -> bool:
+        # An expired mute is no mute: it makes way for a new one, with a new place in the list.
+        pair = (mute.account_id, mute.target_id)
+        self._sql.run(
+            "DELETE FROM mutes WHERE account_id = ? AND target_id = ? AND expires_at <= ?",
+            (*pair, now),
+        )
+        if self._sql.run(INSERT_MUTE, mute_row(mute)) == 1:
+            return True
+        self._sql.run(
+            "UPDATE mutes SET notifications = ?, expires_at = ?"
+            " WHERE account_id = ? AND target_id = ?",
+            (int(mute.notifications), mute.expires_at, *pair),
+        )
+        return False
+
+    def delete_mute(self, account_id: int, target_id: int, now: int) -> bool:
+        row = self._sql.one(
+            "DELETE FROM mutes WHERE account_id = ? AND target_id = ? RETURNING expires_at",
+            (account_id, target_id),
+        )
+        return row is not None and (row[0] is None or row[0] > now)
 
     def insert_like(self, account_id: int, post_id: int, created_at: int) -> bool:
         return self._sql.run(INSERT_LIKE, (account_id, post_id, created_at)) == 1
