@@ -22,16 +22,20 @@ from starling.config import Settings
 from starling.errors import Forbidden, Invalid, NotFound
 from starling.events import (
     AccountCreated,
+    BlockCreated,
+    BlockDeleted,
     FollowCreated,
     FollowDeleted,
     LikeCreated,
     LikeDeleted,
+    MuteCreated,
+    MuteDeleted,
     PostCreated,
     PostDeleted,
 )
 from starling.ids import IdGenerator, ms_of, now_ms
-from starling.model import FAVOURITES, REBLOGS, Account, App, Follow, Post, Token
-from starling.store.base import Conflict, Store
+from starling.model import FAVOURITES, REBLOGS, Account, App, Block, Follow, Mute, Post, Token
+from starling.store.base import Conflict, Store, Transaction
 from starling.visibility import VISIBILITIES, may_repost
 
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -293,6 +297,9 @@ class Actions:
         if follower_id == followee_id:
             raise Invalid("Validation failed: You cannot follow yourself")
         self._account(followee_id)
+        edge = self.store.relationships(follower_id, [followee_id])[0]
+        if edge.blocking or edge.blocked_by:
+            raise Forbidden("This action is not allowed")  # as Mastodon, either way
         now = now_ms()
         with self.store.transaction() as tx:
             if tx.insert_follow(Follow(follower_id, followee_id, now, notify)):
@@ -305,6 +312,62 @@ class Actions:
         with self.store.transaction() as tx:
             if tx.delete_follow(follower_id, followee_id):
                 tx.emit(FollowDeleted(follower_id, followee_id, now))
+        self._after_write()
+
+    # Blocks and mutes
+
+    def block(self, account_id: int, target_id: int) -> None:
+        """Blocks the target and, as Mastodon does, ends the follows both ways."""
+
+        def write(tx: Transaction, now: int) -> None:
+            for follower, followee in ((account_id, target_id), (target_id, account_id)):
+                if tx.delete_follow(follower, followee):
+                    tx.emit(FollowDeleted(follower, followee, now))
+            if tx.insert_block(Block(account_id, target_id, self.ids.next_id())):
+                tx.emit(BlockCreated(account_id, target_id, now))
+
+        self._between(account_id, target_id, write)
+
+    def unblock(self, account_id: int, target_id: int) -> None:
+        def write(tx: Transaction, now: int) -> None:
+            if tx.delete_block(account_id, target_id):
+                tx.emit(BlockDeleted(account_id, target_id, now))
+
+        self._between(account_id, target_id, write)
+
+    def mute(
+        self, account_id: int, target_id: int, *, notifications: bool = True, duration_s: int = 0
+    ) -> None:
+        """Mutes the target for duration_s seconds (0: until unmuted); muting again
+        changes the settings (and emits them, when they change). With notifications, the
+        target's are hidden too."""
+        if duration_s < 0:
+            raise Invalid("Validation failed: Duration must be 0 or more seconds")
+
+        def write(tx: Transaction, now: int) -> None:
+            expires_at = now + duration_s * 1000 if duration_s else None
+            mute = Mute(account_id, target_id, self.ids.next_id(), notifications, expires_at)
+            if tx.insert_mute(mute, now):
+                tx.emit(MuteCreated(account_id, target_id, now, notifications, expires_at))
+
+        self._between(account_id, target_id, write)
+
+    def unmute(self, account_id: int, target_id: int) -> None:
+        def write(tx: Transaction, now: int) -> None:
+            if tx.delete_mute(account_id, target_id, now):
+                tx.emit(MuteDeleted(account_id, target_id, now))
+
+        self._between(account_id, target_id, write)
+
+    def _between(
+        self, account_id: int, target_id: int, write: Callable[[Transaction, int], None]
+    ) -> None:
+        """Commits a block or mute change; one toward oneself does nothing, as in Mastodon."""
+        self._account(target_id)
+        if account_id == target_id:
+            return
+        with self.store.transaction() as tx:
+            write(tx, now_ms())
         self._after_write()
 
     # Engagements

@@ -168,6 +168,50 @@ class LikeDeleted(_LikeEvent):
     TYPE: ClassVar[str] = "like.deleted"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _AccountEdgeEvent:
+    """A block or a mute: the acting account and its target."""
+
+    actor_id: int
+    target_id: int
+    created_at: int
+
+    @property
+    def ts(self) -> int:
+        return self.created_at
+
+    @property
+    def partition_key(self) -> int:
+        # The actor's timeline is what changes: its blocks and mutes stay in order.
+        return self.actor_id
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockCreated(_AccountEdgeEvent):
+    """Also implies the follows both ways are gone (each has its follow.deleted)."""
+
+    TYPE: ClassVar[str] = "block.created"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockDeleted(_AccountEdgeEvent):
+    TYPE: ClassVar[str] = "block.deleted"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MuteCreated(_AccountEdgeEvent):
+    """A new mute, or new settings for one (muting again)."""
+
+    TYPE: ClassVar[str] = "mute.created"
+    notifications: bool
+    expires_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MuteDeleted(_AccountEdgeEvent):
+    TYPE: ClassVar[str] = "mute.deleted"
+
+
 Event: TypeAlias = (
     AccountCreated
     | PostCreated
@@ -176,6 +220,10 @@ Event: TypeAlias = (
     | FollowDeleted
     | LikeCreated
     | LikeDeleted
+    | BlockCreated
+    | BlockDeleted
+    | MuteCreated
+    | MuteDeleted
 )
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
@@ -187,6 +235,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FollowDeleted,
         LikeCreated,
         LikeDeleted,
+        BlockCreated,
+        BlockDeleted,
+        MuteCreated,
+        MuteDeleted,
     )
 }
 

@@ -11,12 +11,16 @@ import pytest
 from starling.events import (
     SCHEMA_VERSION,
     AccountCreated,
+    BlockCreated,
+    BlockDeleted,
     Event,
     EventDecodeError,
     FollowCreated,
     FollowDeleted,
     LikeCreated,
     LikeDeleted,
+    MuteCreated,
+    MuteDeleted,
     PostCreated,
     PostDeleted,
     decode,
@@ -46,6 +50,11 @@ EVERY_EVENT: list[Event] = [
     FollowDeleted(1, 2, 6),
     LikeCreated(10, 1, 2, 7),
     LikeDeleted(10, 1, 2, 8),
+    BlockCreated(1, 2, 9),
+    BlockDeleted(1, 2, 10),
+    MuteCreated(1, 2, 11, notifications=True, expires_at=None),
+    MuteCreated(1, 3, 12, notifications=False, expires_at=99),
+    MuteDeleted(1, 2, 13),
 ]
 
 

@@ -376,7 +376,9 @@ def test_block_and_mute_writes_report_changes(blocked: Store) -> None:
         assert tx.delete_block(1, 4)
         assert not tx.delete_block(1, 4)
         # Muting again updates the settings in place; an expired mute is replaced whole.
-        assert not tx.insert_mute(Mute(1, 2, 301, notifications=False, expires_at=FUTURE), 5)
+        assert tx.insert_mute(Mute(1, 2, 301, notifications=False, expires_at=FUTURE), 5)
+        assert not tx.insert_mute(Mute(1, 2, 304, notifications=False, expires_at=FUTURE), 5)
+        assert tx.insert_mute(Mute(1, 7, 305, notifications=False), 5)
         assert tx.insert_mute(Mute(1, 8, 302), now=5)
         assert tx.delete_mute(1, 7, now=5)
         assert not tx.delete_mute(1, 7, now=5)

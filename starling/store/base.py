@@ -75,8 +75,9 @@ class Transaction(Protocol):
         """False when not blocking."""
 
     def insert_mute(self, mute: Mute, now: int) -> bool:
-        """False when already muting (the mute keeps its id and takes the new
-        notifications and expires_at); a mute expired by `now` is replaced whole."""
+        """False when already muting with these settings. Muting again keeps the mute's
+        id and takes the new notifications and expires_at (True when they differ); a mute
+        expired by `now` is replaced whole."""
 
     def delete_mute(self, account_id: int, target_id: int, now: int) -> bool:
         """False when not muting (no mute, or one expired by `now`)."""

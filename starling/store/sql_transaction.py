@@ -123,12 +123,14 @@ class SqlTransaction(ABC):
         )
         if self._sql.run(INSERT_MUTE, mute_row(mute)) == 1:
             return True
-        self._sql.run(
+        settings = (int(mute.notifications), mute.expires_at)
+        changed = self._sql.run(
             "UPDATE mutes SET notifications = ?, expires_at = ?"
-            " WHERE account_id = ? AND target_id = ?",
-            (int(mute.notifications), mute.expires_at, *pair),
+            " WHERE account_id = ? AND target_id = ?"
+            " AND (notifications <> ? OR COALESCE(expires_at, -1) <> COALESCE(?, -1))",
+            (*settings, *pair, *settings),
         )
-        return False
+        return changed == 1
 
     def delete_mute(self, account_id: int, target_id: int, now: int) -> bool:
         row = self._sql.one(

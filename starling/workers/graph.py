@@ -1,17 +1,28 @@
-"""Graph worker: keeps home timelines in step with follows (seed: Race Condition 2).
+"""Graph worker: keeps home timelines in step with follows, blocks and mutes (seed: Race
+Condition 2).
 
 Follow: merge the followee's recent posts into the follower's timeline, as Mastodon does
 (also for a pulled author: one timeline write, and it covers posts pushed before or after
-the author was pulled). Unfollow: remove them. Reads stay
-correct before this runs: the home timeline filters by the current follow set and
-injects posts of accounts followed in the last five minutes. See docs/subsystems/home.md.
+the author was pulled). Unfollow, block (both timelines) and an open-ended mute: remove
+them. Unmute: merge them back while still following, as Mastodon's UnmuteService. A timed
+mute leaves the cache alone: the read filter hides the author until it expires. Reads
+stay correct before this runs: the home timeline filters by the current follow set,
+blocks and mutes, and injects posts of accounts followed in the last five minutes.
+See docs/subsystems/home.md.
 """
 
 from __future__ import annotations
 
 from starling.cache.backends import CacheBackends
 from starling.eventlog.base import EventLog
-from starling.events import Event, FollowCreated, FollowDeleted
+from starling.events import (
+    BlockCreated,
+    Event,
+    FollowCreated,
+    FollowDeleted,
+    MuteCreated,
+    MuteDeleted,
+)
 from starling.store.base import Store
 from starling.visibility import reaches_followers
 from starling.workers.base import EventWorker
@@ -30,23 +41,41 @@ class GraphWorker(EventWorker):
 
     def apply(self, events: list[Event]) -> None:
         for event in events:
-            if not isinstance(event, FollowCreated | FollowDeleted):
-                continue
-            if not self.cache.timelines.exists(event.follower_id):
-                continue
-            if isinstance(event, FollowCreated):
-                self._merge(event.follower_id, event.followee_id)
-            else:
-                self._unmerge(event.follower_id, event.followee_id)
+            for owner, author in _leaving(event):
+                if self.cache.timelines.exists(owner):
+                    self._unmerge(owner, author)
+            for owner, author in self._joining(event):
+                if self.cache.timelines.exists(owner):
+                    self._merge(owner, author)
 
-    def _merge(self, follower: int, followee: int) -> None:
-        posts = self.store.latest_posts_by_authors([followee], MERGE_POSTS)
+    def _joining(self, event: Event) -> list[tuple[int, int]]:
+        """(timeline owner, author) pairs whose posts join the owner's timeline."""
+        if isinstance(event, FollowCreated):
+            return [(event.follower_id, event.followee_id)]
+        if isinstance(event, MuteDeleted):
+            edge = self.store.relationships(event.actor_id, [event.target_id])[0]
+            return [(event.actor_id, event.target_id)] if edge.following else []
+        return []
+
+    def _merge(self, owner: int, author: int) -> None:
+        posts = self.store.latest_posts_by_authors([author], MERGE_POSTS)
         visible = [(p.id, p.source_id) for p in posts if reaches_followers(p.visibility)]
-        self.cache.timelines.merge(follower, visible)
+        self.cache.timelines.merge(owner, visible)
 
-    def _unmerge(self, follower: int, followee: int) -> None:
-        entries = self.cache.timelines.range(follower, limit=self.cache.timelines.capacity)
+    def _unmerge(self, owner: int, author: int) -> None:
+        entries = self.cache.timelines.range(owner, limit=self.cache.timelines.capacity)
         if not entries:
             return
-        ids = self.store.post_ids_by_authors([followee], since_id=min(entries) - 1)
-        self.cache.timelines.remove(follower, [int(i) for i in ids])
+        ids = self.store.post_ids_by_authors([author], since_id=min(entries) - 1)
+        self.cache.timelines.remove(owner, [int(i) for i in ids])
+
+
+def _leaving(event: Event) -> list[tuple[int, int]]:
+    """(timeline owner, author) pairs whose posts leave the owner's timeline."""
+    if isinstance(event, FollowDeleted):
+        return [(event.follower_id, event.followee_id)]
+    if isinstance(event, BlockCreated):
+        return [(event.actor_id, event.target_id), (event.target_id, event.actor_id)]
+    if isinstance(event, MuteCreated) and event.expires_at is None:
+        return [(event.actor_id, event.target_id)]
+    return []
