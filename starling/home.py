@@ -24,6 +24,7 @@ from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends
 from starling.cache.errors import CacheUnavailable, degraded
 from starling.config import Settings
+from starling.hidden import sources_of, without_hidden
 from starling.ids import id_at, now_ms
 from starling.model import Post
 from starling.store.base import IdArray, Store
@@ -148,12 +149,9 @@ class HomeTimeline:
             return post.author_id in allowed_set
 
         posts = [found[i] for i in candidates if i in found and shown(found[i])]
-        sources = {p.repost_of_id for p in posts if p.repost_of_id is not None}
-        if not sources:
-            return posts
-        live_sources = {
-            s.id for s in self.store.get_posts(sources).values() if s.deleted_at is None
-        }
+        sources = sources_of(self.store, posts)
+        posts = without_hidden(self.store, viewer_id, posts, sources)  # blocks and mutes
+        live_sources = {s.id for s in sources.values() if s.deleted_at is None}
         return [p for p in posts if p.repost_of_id is None or p.repost_of_id in live_sources]
 
     def _best_reposters(

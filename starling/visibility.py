@@ -2,7 +2,8 @@
 actions layer, fan-out, home timelines and the API.
 
 public and unlisted: anyone; private: the author's followers and mentioned accounts;
-direct: mentioned accounts only; the author always. Every visibility but direct goes to
+direct: mentioned accounts only; the author always; never an account the author blocks.
+Every visibility but direct goes to
 the author's followers' home timelines; direct goes to the mentioned accounts' instead.
 Checked in one batch per list. See docs/subsystems/home.md.
 """
@@ -34,16 +35,28 @@ def addressed_to(post: Post, viewer_id: int) -> bool:
 
 
 def visible(store: Store, viewer_id: int | None, posts: Sequence[Post]) -> list[Post]:
-    followed = _followed_authors(store, viewer_id, posts)
-    return [post for post in posts if _may_see(post, viewer_id, followed)]
+    """The posts the viewer may see. An author who blocks the viewer shows it nothing, as
+    Mastodon's status policy."""
+    followed, blockers = _relations(store, viewer_id, posts)
+    return [
+        post
+        for post in posts
+        if post.author_id not in blockers and _may_see(post, viewer_id, followed)
+    ]
 
 
-def _followed_authors(store: Store, viewer_id: int | None, posts: Sequence[Post]) -> set[int]:
-    """Of the authors of private posts, those the viewer follows (one query, if any)."""
-    authors = {p.author_id for p in posts if p.visibility == "private" and p.author_id != viewer_id}
+def _relations(
+    store: Store, viewer_id: int | None, posts: Sequence[Post]
+) -> tuple[set[int], set[int]]:
+    """Of the posts' other authors, those the viewer follows and those blocking the viewer
+    (one query, if any)."""
+    authors = {p.author_id for p in posts if p.author_id != viewer_id}
     if viewer_id is None or not authors:
-        return set()
-    return {rel.id for rel in store.relationships(viewer_id, sorted(authors)) if rel.following}
+        return set(), set()
+    relationships = store.relationships(viewer_id, sorted(authors))
+    return {r.id for r in relationships if r.following}, {
+        r.id for r in relationships if r.blocked_by
+    }
 
 
 def _may_see(post: Post, viewer_id: int | None, followed: set[int]) -> bool:

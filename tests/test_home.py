@@ -149,12 +149,14 @@ def test_store_calls_per_read_are_pinned(runtime: Runtime, accounts: Accounts) -
     store.reset()
     assert len(home.read(viewer.id, limit=20)) == 20
     # Whatever the page size: the follow set, the follows of the last five minutes, their
-    # posts (read-your-writes; all 29 follows are that recent here) and one hydration.
+    # posts (read-your-writes; all 29 follows are that recent here), one hydration and
+    # one read of the blocked and muted among the page's authors.
     assert store.calls == {
         "following": 1,
         "follows_since": 1,
         "latest_posts_by_authors": 1,
         "get_posts": 1,
+        "hidden_authors": 1,
     }
 
 
@@ -174,7 +176,12 @@ def test_store_calls_per_read_without_recent_follows(runtime: Runtime) -> None:
     store = Counting(runtime.store)
     home = HomeTimeline(store, runtime.cache, runtime.activity, runtime.settings)
     assert len(home.read(viewer.id, limit=20)) == 20
-    assert store.calls == {"following": 1, "follows_since": 1, "get_posts": 1}
+    assert store.calls == {
+        "following": 1,
+        "follows_since": 1,
+        "get_posts": 1,
+        "hidden_authors": 1,
+    }
 
 
 def test_a_read_hydrates_a_bounded_number_of_posts(make_runtime: RuntimeFactory) -> None:

@@ -25,6 +25,7 @@ from starling.api.forms import Form, parse_uint, parsed, record_id
 from starling.api.paging import Paged, add_link
 from starling.api.render import Entity, account, credential_account, relationship, token
 from starling.errors import NotFound
+from starling.hidden import sources_of, without_hidden
 from starling.ids import now_ms
 from starling.model import Account, Token
 from starling.store.base import Store
@@ -142,6 +143,8 @@ def account_statuses(
     author = load_account(store, record_id(account_id))
     if form.pinned or form.only_media:
         return []  # Starling has neither pinned posts nor media
+    if viewer is not None and store.relationships(viewer, [author.id])[0].blocked_by:
+        return []  # as Mastodon: an account shows those it blocks nothing
     page = form.page()
     posts = store.account_posts(
         author.id,
@@ -155,6 +158,8 @@ def account_statuses(
     add_link(response, settings.public_url, request.url, [p.id for p in posts])
     tag = (form.tagged or "").lstrip("#").lower()
     shown = [p for p in posts if not tag or tag in p.hashtags]
+    # The profile's own posts stay whoever reads it; reposts of hidden authors go.
+    shown = without_hidden(store, viewer, shown, sources_of(store, shown), exempt=author.id)
     return render.statuses(visible(store, viewer, shown), viewer)
 
 

@@ -10,6 +10,7 @@ from starling.api.deps import HomeDep, ReadStatuses, RendererDep, SettingsDep, S
 from starling.api.forms import parsed
 from starling.api.paging import Paged, add_link
 from starling.api.render import Entity
+from starling.hidden import without_hidden
 
 router = APIRouter(tags=["timelines"])
 
@@ -52,7 +53,7 @@ def public(
     viewer: Viewer,
     form: Annotated[PublicForm, Depends(parsed(PublicForm))],
 ) -> list[Entity]:
-    """Public posts of every account, newest first."""
+    """Public posts of every account, newest first (no reposts)."""
     if form.remote or form.only_media:
         return []  # every account is local, and there is no media
     page = form.page()
@@ -60,4 +61,5 @@ def public(
         max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
     )
     add_link(response, settings.public_url, request.url, [p.id for p in posts])
-    return render.statuses(posts, viewer)
+    # As Mastodon: without the authors the viewer blocks, mutes or is blocked by.
+    return render.statuses(without_hidden(store, viewer, posts, {}), viewer)

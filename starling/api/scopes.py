@@ -1,7 +1,7 @@
 """OAuth scopes: parsing, the ones that exist, and what a granted set covers.
 
 'read' covers 'read:statuses' and every other child; the legacy 'follow' covers the
-follow and block children Mastodon moved under read/write. See docs/subsystems/api.md.
+follow, block and mute children Mastodon moved under read/write. See docs/subsystems/api.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from starling.api.errors import ApiError
 SCOPE_RE = re.compile(
     r"^(?:(?:read|write|follow|push|profile)(?::[a-z_]+)?|admin:(?:read|write)(?::[a-z_]+)?)$"
 )
-FOLLOW_CHILDREN = frozenset({"read:follows", "write:follows", "read:blocks", "write:blocks"})
+FOLLOW_CHILDREN = frozenset(
+    {"read:follows", "write:follows", "read:blocks", "write:blocks", "read:mutes", "write:mutes"}
+)
 DEFAULT = "read"
 
 
