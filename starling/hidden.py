@@ -30,11 +30,14 @@ def without_hidden(
     *,
     exempt: int | None = None,
 ) -> list[Post]:
-    """The posts, in order, but those by hidden authors or reposting their posts.
-    `sources` holds the reposts' originals (one not in it is not judged); the `exempt`
-    author is never hidden (a profile shows its own posts whoever reads it, as Mastodon)."""
+    """The posts, in order, but those by hidden authors or reposting their posts; the
+    viewer's own posts and reposts always stay, as Mastodon's feed filter. `sources`
+    holds the reposts' originals (one not in it is not judged); the `exempt` author is
+    never hidden (a profile shows its own posts whoever reads it, as Mastodon)."""
 
     def authors(post: Post) -> set[int]:
+        if post.author_id == viewer_id:
+            return set()
         source = sources.get(post.repost_of_id) if post.repost_of_id is not None else None
         return {post.author_id} if source is None else {post.author_id, source.author_id}
 

@@ -104,6 +104,19 @@ def test_mastodon_py_end_to_end(base_url: str) -> None:
         assert following is not None
         assert [s.id for s in following] == [older[0], posted.id]
 
+        muted = alice.account_mute(bob_account.id, notifications=False, duration=600)
+        assert muted.muting is True and muted.muting_notifications is False
+        [listed] = alice.mutes()
+        assert listed.id == bob_account.id and listed.mute_expires_at is not None
+        assert [s.account.id for s in alice.timeline_home()] == []  # bob's are hidden
+        assert alice.account_unmute(bob_account.id).muting is False
+        blocked = bob.account_block(me.id)
+        assert blocked.blocking is True and blocked.followed_by is False
+        assert [a.id for a in bob.blocks()] == [me.id]
+        assert alice.account_relationships(bob_account.id)[0].blocked_by is True
+        assert alice.account_statuses(bob_account.id) == []
+        assert bob.account_unblock(me.id).blocking is False
+
         with pytest.raises(MastodonAPIError):
             bob.status_post("x" * 281)
         with pytest.raises(MastodonNotFoundError):
