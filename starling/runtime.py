@@ -118,6 +118,7 @@ class Runtime:
             thread.join(timeout=5)
         for worker in self.workers.values():
             worker.log.release(worker.name, worker.consumer)
+        self.home.runner.close()
         # The logs first: the outbox writes its held-back positions through the store.
         self.log.close()
         if self.outbox is not self.log:

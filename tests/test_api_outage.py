@@ -5,12 +5,14 @@ documented 503 with Retry-After), and once both are back (200 again)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 import pytest
 from httpx import Response
 
 from starling.api.errors import RETRY_AFTER_S, UNAVAILABLE
 from starling.localredis import PrivateRedis
+from starling.mixer import SourceTimedOut
 from tests.fixtures_api import Api, ApiFactory, User
 from tests.fixtures_runtime import FlakyRuntimeFactory
 
@@ -76,3 +78,18 @@ def test_no_route_answers_500_when_redis_or_the_store_is_lost(
     send = prepare(api, me, other, "both back")
     answers = send()
     assert codes(answers) == dict.fromkeys(answers, 200)
+
+
+def test_a_timeline_whose_every_source_failed_answers_503(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = api.register("me")
+
+    def every_source_timed_out(*args: object, **kwargs: object) -> NoReturn:
+        raise SourceTimedOut("in-network")
+
+    monkeypatch.setattr(api.runtime.home, "read", every_source_timed_out)
+    response = api.client.get("/api/v1/timelines/home", headers=me.auth)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(RETRY_AFTER_S)
+    assert response.json() == {"error": UNAVAILABLE}

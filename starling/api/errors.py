@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from starling.cache.errors import CacheUnavailable
 from starling.errors import ActionError
+from starling.mixer import SourceTimedOut
 from starling.store.base import StoreUnavailable
 
 RETRY_AFTER_S = 5
@@ -86,4 +87,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(CacheUnavailable, _unavailable)
+    # Every candidate source of a timeline failed: the same promise of a retry.
+    app.add_exception_handler(SourceTimedOut, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
