@@ -2,7 +2,8 @@
 
 The server is STARLING_TEST_POSTGRES_URL when set (a URL whose user may create
 databases), else a private one started for the session (localpostgres.py). Without
-either the PostgreSQL tests skip, except in CI where they fail.
+either the PostgreSQL tests skip, except in CI where they fail. A test that stops its
+server gets a private one of its own (`own_postgres`), so the others keep theirs.
 
 Store tests share one migrated database whose rows are all deleted before each test: that
 takes about a millisecond, where creating a database per test takes 20 to 300 ms (more
@@ -15,13 +16,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from starling.localpostgres import PostgresUnavailable, start_private_postgres
+from starling.localpostgres import LocalPostgres, PostgresUnavailable, start_private_postgres
 from starling.store.postgres_db import migrate
 
 # FILE_COPY copies the template's files instead of writing them through the WAL:
@@ -43,14 +45,31 @@ def postgres_server_url() -> Iterator[str]:
     try:
         server = start_private_postgres()
     except PostgresUnavailable as exc:
-        reason = f"no PostgreSQL for tests: {exc}; set STARLING_TEST_POSTGRES_URL or install it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _no_postgres(f"{exc}; set STARLING_TEST_POSTGRES_URL or install it")
     try:
         yield server.admin_url
     finally:
         server.remove()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A private server of this test's own, to stop and start again; durable (fsync on),
+    so what it acknowledged survives being stopped as by a crash."""
+    try:
+        server = start_private_postgres(durable=True)
+    except PostgresUnavailable as exc:
+        _no_postgres(f"{exc}; install it")
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+def _no_postgres(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"no PostgreSQL for tests: {reason}")
+    pytest.skip(f"no PostgreSQL for tests: {reason}")
 
 
 @contextmanager
