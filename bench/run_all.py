@@ -8,6 +8,7 @@ from bench import (
     post_to_visible,
     post_to_visible_scaled,
     recovery,
+    recovery_postgres,
     relay_lag,
     store_writes,
     timeline_read,
@@ -23,6 +24,7 @@ BENCHMARKS = (
     store_writes,
     relay_lag,
     recovery,
+    recovery_postgres,
 )
 
 
