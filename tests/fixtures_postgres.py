@@ -2,8 +2,8 @@
 
 The server is STARLING_TEST_POSTGRES_URL when set (a URL whose user may create
 databases), else a private one started for the session (localpostgres.py). Without
-either the PostgreSQL tests skip, except in CI where they fail. A test that stops its
-server gets a private one of its own (`own_postgres`), so the others keep theirs.
+either the PostgreSQL tests skip, except in CI where they fail. Tests that stop their
+server share another private one (`own_postgres`), so the others never see it go down.
 
 Store tests share one migrated database whose rows are all deleted before each test: that
 takes about a millisecond, where creating a database per test takes 20 to 300 ms (more
@@ -23,7 +23,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from starling.localpostgres import LocalPostgres, PostgresUnavailable, start_private_postgres
+from starling.localpostgres import (
+    DATABASE,
+    LocalPostgres,
+    PostgresUnavailable,
+    start_private_postgres,
+)
 from starling.store.postgres_db import migrate
 
 # FILE_COPY copies the template's files instead of writing them through the WAL:
@@ -52,10 +57,10 @@ def postgres_server_url() -> Iterator[str]:
         server.remove()
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[LocalPostgres]:
-    """A private server of this test's own, to stop and start again; durable (fsync on),
-    so what it acknowledged survives being stopped as by a crash."""
+@pytest.fixture(scope="session")
+def stoppable_postgres() -> Iterator[LocalPostgres]:
+    """A private server for the tests that stop it; durable (fsync on), so what it
+    acknowledged survives being stopped as by a crash."""
     try:
         server = start_private_postgres(durable=True)
     except PostgresUnavailable as exc:
@@ -64,6 +69,19 @@ def own_postgres() -> Iterator[LocalPostgres]:
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture
+def own_postgres(stoppable_postgres: LocalPostgres) -> LocalPostgres:
+    """The stoppable server, running, its database `starling` new and empty: the test may
+    stop it and start it again (starting a server per test would take a second)."""
+    if not stoppable_postgres.is_running():
+        stoppable_postgres.start()  # an earlier test left it stopped
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+    with psycopg.connect(stoppable_postgres.admin_url, autocommit=True) as conn:
+        conn.execute(drop)
+    stoppable_postgres.create_database(DATABASE)
+    return stoppable_postgres
 
 
 def _no_postgres(reason: str) -> NoReturn:

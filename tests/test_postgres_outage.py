@@ -28,13 +28,13 @@ from tests.store_records import add_accounts
 
 pytestmark = pytest.mark.postgres
 
-POOL_TIMEOUT_S = 0.2  # a request during the outage waits this long for a connection
+POOL_TIMEOUT_S = 0.1  # a request during the outage waits this long for a connection
 PATIENCE_S = 10.0
 
 
 @pytest.fixture(autouse=True)
 def short_pool_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pools opened from now on give up waiting for a connection after 0.2 s."""
+    """Pools opened from now on give up waiting for a connection after 0.1 s."""
     monkeypatch.setattr(postgres_db, "POOL_TIMEOUT_S", POOL_TIMEOUT_S)
 
 
