@@ -9,6 +9,7 @@ from bench import (
     post_to_visible,
     post_to_visible_scaled,
     recovery,
+    recovery_postgres,
     relay_lag,
     store_writes,
     timeline_read,
@@ -25,6 +26,7 @@ BENCHMARKS = (
     relay_lag,
     recovery,
     http_load,
+    recovery_postgres,
 )
 
 

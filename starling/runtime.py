@@ -117,7 +117,7 @@ class Runtime:
         for thread in self._threads:
             thread.join(timeout=5)
         for worker in self.workers.values():
-            worker.log.release(worker.name, worker.consumer)
+            worker.release()
         self.home.runner.close()
         # The logs first: the outbox writes its held-back positions through the store.
         self.log.close()

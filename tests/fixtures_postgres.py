@@ -2,7 +2,8 @@
 
 The server is STARLING_TEST_POSTGRES_URL when set (a URL whose user may create
 databases), else a private one started for the session (localpostgres.py). Without
-either the PostgreSQL tests skip, except in CI where they fail.
+either the PostgreSQL tests skip, except in CI where they fail. Tests that stop their
+server share another private one (`own_postgres`), so the others never see it go down.
 
 Store tests share one migrated database whose rows are all deleted before each test: that
 takes about a millisecond, where creating a database per test takes 20 to 300 ms (more
@@ -15,13 +16,19 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from starling.localpostgres import PostgresUnavailable, start_private_postgres
+from starling.localpostgres import (
+    DATABASE,
+    LocalPostgres,
+    PostgresUnavailable,
+    start_private_postgres,
+)
 from starling.store.postgres_db import migrate
 
 # FILE_COPY copies the template's files instead of writing them through the WAL:
@@ -43,14 +50,44 @@ def postgres_server_url() -> Iterator[str]:
     try:
         server = start_private_postgres()
     except PostgresUnavailable as exc:
-        reason = f"no PostgreSQL for tests: {exc}; set STARLING_TEST_POSTGRES_URL or install it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _no_postgres(f"{exc}; set STARLING_TEST_POSTGRES_URL or install it")
     try:
         yield server.admin_url
     finally:
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def stoppable_postgres() -> Iterator[LocalPostgres]:
+    """A private server for the tests that stop it; durable (fsync on), so what it
+    acknowledged survives being stopped as by a crash."""
+    try:
+        server = start_private_postgres(durable=True)
+    except PostgresUnavailable as exc:
+        _no_postgres(f"{exc}; install it")
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def own_postgres(stoppable_postgres: LocalPostgres) -> LocalPostgres:
+    """The stoppable server, running, its database `starling` new and empty: the test may
+    stop it and start it again (starting a server per test would take a second)."""
+    if not stoppable_postgres.is_running():
+        stoppable_postgres.start()  # an earlier test left it stopped
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+    with psycopg.connect(stoppable_postgres.admin_url, autocommit=True) as conn:
+        conn.execute(drop)
+    stoppable_postgres.create_database(DATABASE)
+    return stoppable_postgres
+
+
+def _no_postgres(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"no PostgreSQL for tests: {reason}")
+    pytest.skip(f"no PostgreSQL for tests: {reason}")
 
 
 @contextmanager

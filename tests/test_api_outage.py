@@ -4,53 +4,18 @@ documented 503 with Retry-After), and once both are back (200 again)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
-from httpx import Response
 
 from starling.api.errors import RETRY_AFTER_S, UNAVAILABLE
 from starling.localredis import PrivateRedis
 from starling.mixer import SourceTimedOut
-from tests.fixtures_api import Api, ApiFactory, User
+from tests.api_batch import assert_all_unavailable, codes, prepare
+from tests.fixtures_api import Api, ApiFactory
 from tests.fixtures_runtime import FlakyRuntimeFactory
 
 pytestmark = pytest.mark.redis
-
-Batch = Callable[[], dict[str, Response]]
-
-
-def prepare(api: Api, me: User, other: User, round: str) -> Batch:
-    """Posts to act on, made now; and the batch, to send later: every kind of read and
-    write the API serves, once each."""
-    c, auth = api.client, me.auth
-    target, mine = api.post(other, f"target {round}"), api.post(me, f"mine {round}")
-    status, account = f"/api/v1/statuses/{target['id']}", f"/api/v1/accounts/{other.id}"
-    keyed = {**auth, "Idempotency-Key": round}
-
-    def send() -> dict[str, Response]:
-        return {
-            "home": c.get("/api/v1/timelines/home", headers=auth),
-            "public": c.get("/api/v1/timelines/public"),
-            "account statuses": c.get(f"{account}/statuses"),
-            "status": c.get(status, headers=auth),
-            "post": c.post("/api/v1/statuses", data={"status": "plain"}, headers=auth),
-            "post with key": c.post("/api/v1/statuses", data={"status": "keyed"}, headers=keyed),
-            "like": c.post(f"{status}/favourite", headers=auth),
-            "repost": c.post(f"{status}/reblog", headers=auth),
-            "follow": c.post(f"{account}/follow", headers=auth),
-            "unlike": c.post(f"{status}/unfavourite", headers=auth),
-            "unrepost": c.post(f"{status}/unreblog", headers=auth),
-            "unfollow": c.post(f"{account}/unfollow", headers=auth),
-            "delete": c.delete(f"/api/v1/statuses/{mine['id']}", headers=auth),
-        }
-
-    return send
-
-
-def codes(answers: dict[str, Response]) -> dict[str, int]:
-    return {name: response.status_code for name, response in answers.items()}
 
 
 def test_no_route_answers_500_when_redis_or_the_store_is_lost(
@@ -69,10 +34,7 @@ def test_no_route_answers_500_when_redis_or_the_store_is_lost(
     store.down = True
     answers = send()
     store.down = False
-    assert codes(answers) == dict.fromkeys(answers, 503)
-    for response in answers.values():
-        assert response.headers["Retry-After"] == str(RETRY_AFTER_S)
-        assert response.json() == {"error": UNAVAILABLE}
+    assert_all_unavailable(answers)
 
     redis_server.restart()
     send = prepare(api, me, other, "both back")

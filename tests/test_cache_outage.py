@@ -1,12 +1,14 @@
 """Redis lost while serving: a private redis-server is killed, paused or flushed under a
 running instance. Reads answer from the store, committed writes answer 2xx, fan-out
-keeps its events until Redis is back, and timelines converge on the store's."""
+keeps its events until Redis is back, and timelines converge on the store's. With the
+event log on Redis Streams, the relay and fan-out threads wait for Redis and resume."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,8 +20,14 @@ from starling.cache.backends import open_cache
 from starling.cache.base import TimelineCache
 from starling.cache.errors import CacheUnavailable
 from starling.cache.guarded import Breaker, guard_cache
+from starling.config import Settings
+from starling.eventlog.base import LogUnavailable
+from starling.eventlog.open import open_log
+from starling.eventlog.redis_streams import RedisStreamsLog
+from starling.events import AccountCreated
 from starling.localredis import PrivateRedis, private_redis_server
-from starling.runtime import Runtime
+from starling.runtime import Runtime, open_runtime
+from starling.store.open import open_store
 from starling.workers import base as worker_base
 from tests.counting import Counting
 from tests.fixtures_api import Api, ApiFactory, User
@@ -237,3 +245,80 @@ def test_response_errors_are_bugs_not_outages(redis_server: PrivateRedis) -> Non
         guarded.counters.get("likes", [1])
     guarded.close()
     client.close()
+
+
+def test_a_lost_redis_is_log_unavailable_to_the_streams_log(
+    redis_server: PrivateRedis, tmp_path: Path
+) -> None:
+    runtime_store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    log = open_log(redis_server.url, runtime_store)
+    assert isinstance(log, RedisStreamsLog)
+    entry = (1, AccountCreated(1, "user1", "eu", False, 0))
+    log.append([entry])
+    read = log.read("g", "c", 10)
+    calls: dict[str, Callable[[], object]] = {
+        "append": lambda: log.append([entry]),
+        "read": lambda: log.read("g", "c", 10),
+        "commit": lambda: log.commit("g", "c", read),
+        "lag": lambda: log.lag("g"),
+        "wait": lambda: log.wait("g", "c", 0.01),
+        "replay": lambda: log.replay(0, None, 10),
+        "holders": lambda: log.holders("g"),
+        "trim": lambda: log.trim(1),
+        "release": lambda: log.release("g", "c"),
+    }
+    redis_server.kill()
+    for name, call in calls.items():
+        with pytest.raises(LogUnavailable):
+            call()
+            pytest.fail(f"{name} answered without Redis")
+    log.close()
+    runtime_store.close()
+
+
+@pytest.fixture
+def persistent_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A private server that restarts with its data (the log's streams survive a kill)."""
+    with private_redis_server(tmp_path / "persistent-redis", persist=True) as server:
+        yield server
+
+
+def test_the_streams_threads_wait_for_redis_and_resume(
+    persistent_redis: PrivateRedis,
+    make_runtime: RuntimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(worker_base, "OUTAGE_RETRY_DELAYS_S", (0.02,))
+    runtime = make_runtime(mode="threads", log_url=persistent_redis.url)  # cache in-process
+    viewer = runtime.actions.register("viewer", None)
+    author = runtime.actions.register("author", None)
+    runtime.actions.follow(viewer.id, author.id)
+    runtime.home.read(viewer.id)
+    with caplog.at_level(logging.WARNING, logger=worker_base.__name__):
+        persistent_redis.kill()
+        post = runtime.actions.post(author.id, "while the log is down")
+        waits = {"relay", "fanout"}  # the relay cannot add, fan-out cannot read
+        wait_until(lambda: waits <= {r.threadName for r in worker_records(caplog)})
+        persistent_redis.restart()
+        wait_until(lambda: post.id in (runtime.cache.timelines.range(viewer.id, limit=5) or []))
+    assert all("waits for its backend" in r.getMessage() for r in worker_records(caplog))
+    assert runtime.home.rebuilds == 1
+
+
+def test_a_streams_runtime_stops_while_redis_is_down(
+    redis_server: PrivateRedis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", rate_limits="off", log_url=redis_server.url)
+    runtime = open_runtime(settings, workers="threads")
+    runtime.actions.register("author", None)
+    wait_until(lambda: runtime.log.lag("fanout") == 0)  # every worker has read the streams
+    redis_server.kill()
+    with caplog.at_level(logging.WARNING, logger=worker_base.__name__):
+        runtime.close()  # neither a worker thread nor close fails on the lost log
+    released = [r for r in worker_records(caplog) if "could not release" in r.getMessage()]
+    assert {"fanout", "MainThread"} <= {r.threadName for r in released}  # its thread, close
+
+
+def worker_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == worker_base.__name__]

@@ -3,27 +3,13 @@ and stopping and starting it again on the same port and data."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from starling import localpostgres
-from starling.localpostgres import LocalPostgres, PostgresUnavailable, start_private_postgres
-
-
-@pytest.fixture
-def server() -> Iterator[LocalPostgres]:
-    try:
-        started = start_private_postgres()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    yield started
-    started.remove()
+from starling.localpostgres import LocalPostgres, PostgresUnavailable
 
 
 def test_binaries_off_path_are_found_in_the_newest_version(
@@ -40,7 +26,8 @@ def test_binaries_off_path_are_found_in_the_newest_version(
 
 
 @pytest.mark.postgres
-def test_stopped_server_starts_again_with_its_data_on_its_port(server: LocalPostgres) -> None:
+def test_stopped_server_starts_again_with_its_data_on_its_port(own_postgres: LocalPostgres) -> None:
+    server = own_postgres
     with psycopg.connect(server.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE t (a BIGINT)")
         conn.execute("INSERT INTO t VALUES (1)")

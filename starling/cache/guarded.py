@@ -22,13 +22,8 @@ import redis
 
 from starling.cache.backends import CacheBackends
 from starling.cache.errors import CacheUnavailable
+from starling.redis_errors import UNREACHABLE
 
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.SlotNotCoveredError,
-)
 HOLD_S = 1.0
 
 
@@ -80,7 +75,7 @@ def _guard(method: Callable[..., Any], breaker: Breaker) -> Callable[..., Any]:
         breaker.admit()
         try:
             result = method(*args, **kwargs)
-        except UNAVAILABLE as exc:
+        except UNREACHABLE as exc:
             breaker.failed(exc)
             raise CacheUnavailable(f"{method.__qualname__}: {exc}") from exc
         breaker.answered()

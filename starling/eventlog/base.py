@@ -6,8 +6,9 @@ describe (the outbox); a relay may then move them to another log (Redis Streams)
 consumer group reads entries, applies them, then commits them. Within a group each entry
 goes to one consumer at a time; entries a consumer took and never committed (it died) are
 handed to another after the log's claim timeout, so consumers must be idempotent.
-Positions are opaque strings, comparable only through the log that made them.
-See docs/subsystems/eventlog.md.
+Positions are opaque strings, comparable only through the log that made them. A log whose
+server cannot be reached raises `LogUnavailable` (the outbox, the store's
+`StoreUnavailable`), which consumers wait out. See docs/subsystems/eventlog.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from typing import Protocol
 from starling.events import Event
 
 Position = str
+
+
+class LogUnavailable(Exception):
+    """The log's server cannot be reached (connection lost or refused, timeout). The call
+    may be retried: an entry appended twice is refused, one read and not committed is
+    read again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,31 +10,50 @@ type and JSON payload. Positions are entry ids.
 A group reads a partition through one consumer at a time: a consumer takes new entries
 of a partition only while no other consumer of the group holds uncommitted ones there
 (the TAKE script checks and reads atomically), so a group applies each partition in
-order while its consumers share the partitions. See docs/subsystems/eventlog.md.
+order while its consumers share the partitions. A Redis out of reach raises
+`LogUnavailable`, which workers wait out. See docs/subsystems/eventlog.md.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar, cast
 
 import redis
 from redis.typing import EncodableT, FieldT
 
 from starling import events
 from starling.eventlog import redis_streams_lua as lua
-from starling.eventlog.base import LogEntry, Position
+from starling.eventlog.base import LogEntry, LogUnavailable, Position
 from starling.eventlog.outbox import DEFAULT_CLAIM_AFTER_S
 from starling.eventlog.wakeup import Wakeup
 from starling.events import Event
+from starling.redis_errors import UNREACHABLE
 
 DEFAULT_PARTITIONS = 8
 # How idle a released consumer's entries look: far past any claim timeout.
 RELEASED_IDLE_MS = 10 * 365 * 24 * 3600 * 1000
 # Taken first when a consumer may take from several partitions.
 _RANK = {"own": 0, "claim": 1, "new": 2}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+    """The method, raising LogUnavailable where redis-py says the server is out of reach."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except UNREACHABLE as exc:
+            raise LogUnavailable(f"Redis Streams: {exc}") from exc
+
+    return call
 
 
 class RedisStreamsLog:
@@ -62,6 +81,7 @@ class RedisStreamsLog:
 
     # Reading as a consumer group
 
+    @_reachable
     def read(self, group: str, consumer: str, limit: int) -> list[LogEntry]:
         self._ensure_group(group)
         plan = self._plan(self._states(group, consumer), limit)
@@ -76,6 +96,7 @@ class RedisStreamsLog:
             for raw in entries
         ]
 
+    @_reachable
     def commit(self, group: str, consumer: str, entries: Sequence[LogEntry]) -> None:
         ids: dict[int, list[str]] = {}
         for entry in entries:
@@ -85,16 +106,19 @@ class RedisStreamsLog:
             pipe.xack(self._keys[partition], group, *positions)
         pipe.execute()
 
+    @_reachable
     def lag(self, group: str) -> int:
         pipe = self._client.pipeline(transaction=False)
         for key in self._keys:
             self._lag(keys=[key], args=[group], client=pipe)
         return sum(int(n) for n in pipe.execute())
 
+    @_reachable
     def wait(self, group: str, consumer: str, timeout_s: float) -> bool:
         self._ensure_group(group)
         return self._wakeup.wait_for(lambda: self._may_take(group, consumer), timeout_s)
 
+    @_reachable
     def release(self, group: str, consumer: str) -> None:
         if group not in self._groups:
             return  # this consumer never read through this log
@@ -103,6 +127,7 @@ class RedisStreamsLog:
             self._release(keys=[key], args=[group, consumer, RELEASED_IDLE_MS], client=pipe)
         pipe.execute()
 
+    @_reachable
     def holders(self, group: str) -> dict[str, int]:
         """Entries each consumer of the group holds uncommitted, over every partition."""
         pipe = self._client.pipeline(transaction=False)
@@ -118,6 +143,7 @@ class RedisStreamsLog:
                 held[holder["name"]] = held.get(holder["name"], 0) + int(holder["pending"])
         return held
 
+    @_reachable
     def replay(self, partition: int, after: Position | None, limit: int) -> list[LogEntry]:
         low = "-" if after is None else f"({after}"
         entries = cast(
@@ -128,6 +154,7 @@ class RedisStreamsLog:
 
     # Writing, for the relay
 
+    @_reachable
     def append(self, entries: Sequence[tuple[int, Event]]) -> None:
         """Adds (outbox offset, event) pairs, oldest first, in one round trip. An offset
         already relayed is refused by Redis (ids only grow in a stream), so a relay that
@@ -142,6 +169,7 @@ class RedisStreamsLog:
                 raise result
         self._wakeup.notify()
 
+    @_reachable
     def trim(self, keep_from: int) -> None:
         """Drops the entries of outbox offsets below keep_from from every partition."""
         pipe = self._client.pipeline(transaction=False)

@@ -39,8 +39,11 @@ class Conflict(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The store cannot be reached or would not answer in time (connection lost, SQLite
-    locked beyond its busy timeout). Nothing was committed; the request may be retried."""
+    """The store cannot be reached or would not answer in time (connection lost, server
+    restarting, no pooled connection in time, SQLite locked beyond its busy timeout).
+    Nothing was committed, except when the connection was lost waiting for COMMIT's
+    answer: then the outcome is unknown. Either way the request may be retried (with its
+    Idempotency-Key, for a post)."""
 
 
 class Transaction(Protocol):

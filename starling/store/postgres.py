@@ -1,13 +1,15 @@
 """The scale-out store of record: PostgreSQL through a pool of psycopg connections.
 
 Reads and writes are the shared SQL (sql_reads.py, sql_transaction.py); each read takes
-a pooled connection for one statement, each transaction holds one until it commits.
+a pooled connection for one statement, each transaction holds one until it commits. A
+lost server raises StoreUnavailable (postgres_db.py).
 Events go into the `events` table in the write's own transaction (the outbox), in commit
 order (postgres_transaction.py). Bulk loads use COPY. See docs/subsystems/store.md.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -17,8 +19,8 @@ from starling.store.postgres_db import (
     POOL_MAX,
     POOL_MIN,
     PostgresSql,
+    borrowed,
     open_pool,
-    unique_is_conflict,
 )
 from starling.store.postgres_transaction import PostgresTransaction, transaction
 from starling.store.rows import (
@@ -47,11 +49,11 @@ class PostgresStore(SqlReads):
         pool_max: int = POOL_MAX,
     ) -> None:
         self._pool = open_pool(url, min_size=pool_min, max_size=pool_max)
-        super().__init__(PostgresSql(self._pool.connection), POSTGRES)
+        super().__init__(PostgresSql(functools.partial(borrowed, self._pool)), POSTGRES)
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
-        with self._pool.connection() as conn, transaction(conn) as tx:
+        with borrowed(self._pool) as conn, transaction(conn) as tx:
             yield tx
         self._committed(tx.emitted)
 
@@ -82,13 +84,10 @@ class PostgresStore(SqlReads):
             ("follows", FOLLOW_COLUMNS, follows, map(follow_row, follows)),
             ("likes", LIKE_COLUMNS, likes, likes),
         )
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with borrowed(self._pool) as conn, conn.transaction(), conn.cursor() as cur:
             for table, columns, records, rows in copies:
                 if records:
-                    with (
-                        unique_is_conflict(),
-                        cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-                    ):
+                    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                         for row in rows:
                             copy.write_row(row)
 

@@ -53,7 +53,11 @@ class PostgresTransaction(SqlTransaction):
 
 @contextmanager
 def transaction(conn: Connection) -> Iterator[PostgresTransaction]:
-    """BEGIN ... COMMIT on an autocommit connection; ROLLBACK on any exception."""
+    """BEGIN ... COMMIT on an autocommit connection; ROLLBACK on any exception.
+
+    A connection lost before COMMIT was answered leaves the outcome unknown; it is
+    StoreUnavailable all the same (never retried here): the writes are idempotent or, for
+    posts, keyed, so the client's retry is what settles it."""
     conn.execute("BEGIN")
     tx = PostgresTransaction(conn)
     try:

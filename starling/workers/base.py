@@ -5,9 +5,10 @@ A worker reads a batch for its group, applies it, then commits it. A crash betwe
 and commit hands the batch to another consumer of the group (or to this one restarted),
 so applying must be idempotent. Most workers need only the events (`EventWorker.apply`);
 the relay also needs where each sits in the log. A batch that fails is retried,
-uncommitted, after a back-off; an outage of the cache or the store (`CacheUnavailable`,
-`StoreUnavailable`) is retried at least every second and logged in one line, so the worker
-resumes from the log soon after its backend returns. See docs/subsystems/workers.md.
+uncommitted, after a back-off; an outage of the cache, the store or the log
+(`CacheUnavailable`, `StoreUnavailable`, `LogUnavailable`) is retried at least every
+second and logged in one line, so the worker resumes soon after its backend returns.
+See docs/subsystems/workers.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from abc import ABC, abstractmethod
 
 from starling import metrics
 from starling.cache.errors import CacheUnavailable
-from starling.eventlog.base import EventLog, LogEntry
+from starling.eventlog.base import EventLog, LogEntry, LogUnavailable
 from starling.events import Event
 from starling.store.base import StoreUnavailable
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (0.05, 0.2, 1.0, 5.0)
 OUTAGE_RETRY_DELAYS_S = (0.05, 0.2, 1.0)  # a failed probe of a lost backend costs little
-OUTAGES = (CacheUnavailable, StoreUnavailable)
+OUTAGES = (CacheUnavailable, StoreUnavailable, LogUnavailable)
 
 
 class Worker(ABC):
@@ -87,7 +88,15 @@ class Worker(ABC):
             except Exception as exc:
                 stop.wait(self._back_off(exc, failures))
                 failures += 1
-        self.log.release(self.name, self.consumer)
+        self.release()
+
+    def release(self) -> None:
+        """Gives up the entries this consumer holds, so a peer need not wait out the
+        claim timeout; with the log out of reach, peers claim them after it."""
+        try:
+            self.log.release(self.name, self.consumer)
+        except OUTAGES as exc:
+            log.warning("%s stops holding entries it could not release (%s)", self.name, exc)
 
     def _back_off(self, exc: Exception, failures: int) -> float:
         """Logs a failed batch; returns how long to wait before retrying it."""
