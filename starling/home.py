@@ -56,7 +56,7 @@ class HomeTimeline:
         return Pipeline(
             product="following",
             query_hydrators=[FollowSet(store)],
-            sources=[InNetworkSource(store, self.cache, self.activity, self._ensure_timeline)],
+            sources=[InNetworkSource(store, self.cache, self.activity, self.ensure_timeline)],
             hydrators=[PostRecords(store)],
             filters=[Live(), Visible(), RepostDedup(), LiveOriginals(store), NotHidden(store)],
             post_filter_hydrators=[BestReposter(store)],
@@ -81,7 +81,7 @@ class HomeTimeline:
         """One run of the pipeline: the page's candidates and the trace of every step."""
         return self.runner.run(query)
 
-    def _ensure_timeline(self, viewer_id: int, following: IdArray) -> None:
+    def ensure_timeline(self, viewer_id: int, following: IdArray) -> None:
         """Rebuild when missing, or when the viewer was inactive (pushes skipped them)."""
         fresh = self.activity.recently_touched(viewer_id)
         if fresh and self.cache.timelines.exists(viewer_id):

@@ -26,6 +26,7 @@ from starling.eventlog.base import EventLog
 from starling.eventlog.open import open_log, open_outbox
 from starling.eventlog.outbox import OutboxLog
 from starling.fanout_policy import FanoutFlags, FlagsFile, ThresholdPolicy
+from starling.foryou import ForYouTimeline
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
 from starling.store.base import Store
@@ -73,6 +74,7 @@ class Runtime:
         )
         self.activity = ActivityMarks(store)
         self.home = HomeTimeline(store, cache, self.activity, settings)
+        self.for_you = ForYouTimeline(store, cache, self.activity, self.home.ensure_timeline)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -119,6 +121,7 @@ class Runtime:
         for worker in self.workers.values():
             worker.release()
         self.home.runner.close()
+        self.for_you.runner.close()
         # The logs first: the outbox writes its held-back positions through the store.
         self.log.close()
         if self.outbox is not self.log:

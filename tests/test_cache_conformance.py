@@ -414,6 +414,37 @@ def test_membership_one_concurrent_add_wins(cache_backends: CacheBackends) -> No
     assert sorted(added) == [False] * (THREADS - 1) + [True]
 
 
+# Served entries
+
+
+def test_served_entries_are_kept_per_viewer_with_their_explanations(
+    cache_backends: CacheBackends,
+) -> None:
+    served = cache_backends.served
+    served.record(1, {post(1): "a", post(2): "b"}, 60)
+    served.record(1, {post(3): "c"}, 60)
+    served.record(2, {post(4): "d"}, 60)
+
+    assert served.served_among(1, [post(4), post(3), post(1), post(9)]).tolist() == [
+        post(3),
+        post(1),
+    ]
+    assert served.served_among(1, []).tolist() == []
+    assert served.served_among(3, [post(1)]).tolist() == []
+    assert served.explanation(1, post(2)) == "b"
+    assert served.explanation(2, post(2)) is None
+
+
+def test_served_entries_expire(cache_backends: CacheBackends) -> None:
+    served = cache_backends.served
+    served.record(1, {post(1): "a"}, 1)
+
+    time.sleep(1.2)
+
+    assert served.served_among(1, [post(1)]).tolist() == []
+    assert served.explanation(1, post(1)) is None
+
+
 # Inputs
 
 

@@ -22,6 +22,7 @@ from starling.api import (
     routes_apps,
     routes_authorize,
     routes_blocks,
+    routes_foryou,
     routes_instance,
     routes_oauth,
     routes_statuses,
@@ -42,6 +43,7 @@ ROUTERS = (
     routes_blocks.router,
     routes_statuses.router,
     routes_timelines.router,
+    routes_foryou.router,
     routes_instance.router,
 )
 
@@ -88,6 +90,7 @@ def roles(runtime: Runtime) -> Roles:
         store=runtime.store,
         actions=runtime.actions,
         home=runtime.home,
+        for_you=runtime.for_you,
         settings=settings,
         renderer=Renderer(runtime.store, runtime.cache.counters, settings.public_url),
         workers=tuple(runtime.workers.values()),

@@ -22,6 +22,7 @@ from starling.api.oauth import CodeStore
 from starling.api.statuses import Renderer
 from starling.auth import hash_secret
 from starling.config import Settings
+from starling.foryou import ForYouTimeline
 from starling.home import HomeTimeline
 from starling.model import Token
 from starling.store.base import Store
@@ -37,6 +38,7 @@ class Roles:
     store: Store
     actions: Actions
     home: HomeTimeline
+    for_you: ForYouTimeline
     settings: Settings
     renderer: Renderer
     workers: Sequence[Worker]
@@ -55,6 +57,7 @@ def _role(name: str) -> Any:
 StoreDep = Annotated[Store, _role("store")]  # the store of record, for reads only
 ActionsDep = Annotated[Actions, _role("actions")]  # the only write path
 HomeDep = Annotated[HomeTimeline, _role("home")]  # the Following timeline
+ForYouDep = Annotated[ForYouTimeline, _role("for_you")]  # the ranked timeline
 SettingsDep = Annotated[Settings, _role("settings")]
 RendererDep = Annotated[Renderer, _role("renderer")]  # status entities, a page at a time
 WorkersDep = Annotated[Sequence[Worker], _role("workers")]  # for their backlogs

@@ -1,4 +1,4 @@
-"""Opens the five cache roles together: in-process, on one Redis, or on a Redis Cluster.
+"""Opens the six cache roles together: in-process, on one Redis, or on a Redis Cluster.
 
 See docs/subsystems/cache.md.
 """
@@ -18,6 +18,7 @@ from starling.cache.base import (
     Counters,
     IdempotencyKeys,
     MembershipSets,
+    ServedEntries,
     TimelineCache,
 )
 from starling.cache.cluster import ClusterServers
@@ -35,9 +36,17 @@ class CacheBackends:
     counters: Counters
     idempotency: IdempotencyKeys
     sets: MembershipSets
+    served: ServedEntries
 
     def close(self) -> None:
-        roles = (self.timelines, self.celebrities, self.counters, self.idempotency, self.sets)
+        roles = (
+            self.timelines,
+            self.celebrities,
+            self.counters,
+            self.idempotency,
+            self.sets,
+            self.served,
+        )
         for role in roles:
             role.close()
 
@@ -54,6 +63,7 @@ def open_cache(
             counters=memory.MemoryCounters(COUNTER_SHARDS),
             idempotency=memory.MemoryIdempotencyKeys(),
             sets=memory.MemoryMembershipSets(),
+            served=memory.MemoryServedEntries(),
         )
     redis_backend.check_prefix(key_prefix)  # before connecting: nothing left open on error
     servers = connect(redis_url)
@@ -63,6 +73,7 @@ def open_cache(
         counters=redis_backend.RedisCounters(servers, key_prefix, COUNTER_SHARDS),
         idempotency=redis_backend.RedisIdempotencyKeys(servers, key_prefix),
         sets=redis_backend.RedisMembershipSets(servers, key_prefix),
+        served=redis_backend.RedisServedEntries(servers, key_prefix),
     )
 
 

@@ -8,7 +8,7 @@ store lookup. See docs/subsystems/cache.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -116,5 +116,21 @@ class MembershipSets(Protocol):
         """True when the member was added, False when it was already there."""
 
     def discard(self, name: str, member: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ServedEntries(Protocol):
+    """`served:{viewer}`: the entries a ranked timeline served a viewer, each with why it
+    was served (an explanation, opaque here), kept for `ttl_s` after the latest serve."""
+
+    def record(self, viewer_id: int, explanations: Mapping[int, str], ttl_s: int) -> None:
+        """Adds served entries (entry id -> explanation) and restarts the expiry."""
+
+    def served_among(self, viewer_id: int, entry_ids: UserIds) -> IdArray:
+        """Which of these entries were served to the viewer, in one round trip."""
+
+    def explanation(self, viewer_id: int, entry_id: int) -> str | None:
+        """Why an entry was served to the viewer; None when it was not (or has expired)."""
 
     def close(self) -> None: ...

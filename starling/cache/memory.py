@@ -1,5 +1,5 @@
-"""In-process backends of the celebrity index, counters, idempotency keys and membership
-sets, the default when no Redis is configured (timelines: memory_timelines.py).
+"""In-process backends of the celebrity index, counters, idempotency keys, membership
+sets and served entries, the default when no Redis is configured (timelines: memory_timelines.py).
 See docs/subsystems/cache.md.
 """
 
@@ -10,7 +10,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -164,3 +164,44 @@ class MemoryMembershipSets:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class MemoryServedEntries:
+    """Per viewer: an expiry time and the explanations; expired viewers are swept
+    whenever the dict doubles."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._viewers: dict[int, tuple[float, dict[int, str]]] = {}
+        self._sweep_at = SWEEP_MIN_RECORDS
+
+    def record(self, viewer_id: int, explanations: Mapping[int, str], ttl_s: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            entries = self._live(viewer_id, now)
+            entries.update({int(k): v for k, v in explanations.items()})
+            self._viewers[viewer_id] = (now + ttl_s, entries)
+
+    def served_among(self, viewer_id: int, entry_ids: UserIds) -> IdArray:
+        with self._lock:
+            entries = self._live(viewer_id, time.monotonic())
+        ids = id_array(entry_ids)
+        return ids[np.fromiter((i in entries for i in ids.tolist()), np.bool_, len(ids))]
+
+    def explanation(self, viewer_id: int, entry_id: int) -> str | None:
+        with self._lock:
+            return self._live(viewer_id, time.monotonic()).get(entry_id)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _live(self, viewer_id: int, now: float) -> dict[int, str]:
+        expires, entries = self._viewers.get(viewer_id, (now, {}))
+        return entries if expires > now else {}
+
+    def _sweep(self, now: float) -> None:
+        if len(self._viewers) < self._sweep_at:
+            return
+        self._viewers = {v: rec for v, rec in self._viewers.items() if rec[0] > now}
+        self._sweep_at = max(SWEEP_MIN_RECORDS, 2 * len(self._viewers))

@@ -9,6 +9,7 @@ Key layout (after the key prefix; <x> is a value, braces are literal hash tags):
   counter:<name>:<key>        hash: shard -> partial count
   idempotency:<key>           string: "" while pending, then the response
   set:<name>                  set
+  served:<viewer>             hash: entry id -> explanation, expiring
 
 A hash tag keeps a timeline and its `:reposts` set in one cluster slot, since the scripts
 touch both; every other operation touches one key, or one key per command of a pipeline.
@@ -22,7 +23,7 @@ still exists; reads use bounds below +inf and never see it. See docs/subsystems/
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -340,3 +341,31 @@ class RedisMembershipSets(_RedisRole):
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}set:{name}"
+
+
+class RedisServedEntries(_RedisRole):
+    """One hash per viewer; a serve writes its entries and restarts the expiry in one
+    pipeline (the hash is one key, so one slot on a cluster)."""
+
+    def record(self, viewer_id: int, explanations: Mapping[int, str], ttl_s: int) -> None:
+        if not explanations:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hset(self._key(viewer_id), mapping={int(k): v for k, v in explanations.items()})
+        pipe.expire(self._key(viewer_id), ttl_s)
+        pipe.execute()
+
+    def served_among(self, viewer_id: int, entry_ids: UserIds) -> IdArray:
+        ids = _ids(entry_ids)
+        if not ids:
+            return np.empty(0, dtype=np.int64)
+        # HMGET returns the explanations too; one command is cheaper than one per entry.
+        found = self._client.hmget(self._key(viewer_id), ids)
+        return np.array([i for i, v in zip(ids, found, strict=True) if v is not None], np.int64)
+
+    def explanation(self, viewer_id: int, entry_id: int) -> str | None:
+        found = self._client.hget(self._key(viewer_id), str(int(entry_id)))
+        return None if found is None else str(found)
+
+    def _key(self, viewer_id: int) -> str:
+        return f"{self._prefix}served:{int(viewer_id)}"

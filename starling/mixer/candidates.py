@@ -22,6 +22,10 @@ Mask = npt.NDArray[np.bool_]
 Scores = npt.NDArray[np.float64]
 Records = npt.NDArray[np.object_]
 Rows = Mask | npt.NDArray[np.intp]
+Matrix = npt.NDArray[np.float64]
+
+# The columns of `Candidates.features`, by name: what hydrators fill and scorers read.
+FEATURES = ("favourites", "reblogs", "author_followers")
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,11 @@ class Candidates:
 
     `source_id` is the post an entry shows (the original of a repost, else the post
     itself); `pipeline` is the index of the candidate pipeline that produced the row;
-    `posts` holds the hydrated records (None until hydrated or when not found). Columns
-    a source cannot know yet (author, source post) hold what hydration later fills in.
+    `posts` holds the hydrated records (None until hydrated or when not found);
+    `social_proof` the accounts an out-of-network source names as vouching for a row
+    (a tuple, empty when none); `features` one float column per name in `FEATURES`.
+    Columns a source cannot know yet (author, source post) hold what hydration later
+    fills in.
     """
 
     post_id: Ids
@@ -41,6 +48,8 @@ class Candidates:
     pipeline: npt.NDArray[np.int16]
     score: Scores
     posts: Records
+    social_proof: Records
+    features: Matrix
 
     @classmethod
     def of(cls, post_ids: Sequence[int] | Ids) -> Candidates:
@@ -55,6 +64,8 @@ class Candidates:
             pipeline=np.zeros(len(ids), dtype=np.int16),
             score=np.zeros(len(ids), dtype=np.float64),
             posts=np.full(len(ids), None, dtype=object),
+            social_proof=_no_proof(len(ids)),
+            features=np.zeros((len(ids), len(FEATURES)), dtype=np.float64),
         )
 
     @classmethod
@@ -83,6 +94,22 @@ class Candidates:
                 raise ValueError(f"column {name} has {len(column)} rows, the batch {len(self)}")
         return Candidates(**{**{c: getattr(self, c) for c in COLUMNS}, **columns})
 
+    def feature(self, name: str) -> Scores:
+        column: Scores = self.features[:, FEATURES.index(name)]
+        return column
+
+    def with_feature(self, name: str, values: Scores) -> Candidates:
+        """The same rows with one feature column filled."""
+        features = self.features.copy()
+        features[:, FEATURES.index(name)] = values
+        return self.with_columns(features=features)
+
+    def with_social_proof(self, proofs: Sequence[tuple[int, ...]]) -> Candidates:
+        column = _no_proof(len(proofs))
+        for row, proof in enumerate(proofs):  # a slice assignment would unpack the tuples
+            column[row] = proof
+        return self.with_columns(social_proof=column)
+
     def unique_posts(self) -> Candidates:
         """The first row of each post id, in the batch's order (merging sources)."""
         _, first = np.unique(self.post_id, return_index=True)
@@ -96,6 +123,12 @@ class Candidates:
 
 
 COLUMNS = tuple(f.name for f in fields(Candidates))
+
+
+def _no_proof(rows: int) -> Records:
+    column = np.empty(rows, dtype=object)
+    column.fill(())
+    return column
 
 
 def among(values: Ids, sorted_ids: Ids) -> Mask:

@@ -37,11 +37,13 @@ class InNetworkSource(Source[Query]):
         cache: CacheBackends,
         activity: ActivityMarks,
         ensure_timeline: EnsureTimeline,
+        candidates: int | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.activity = activity
         self.ensure_timeline = ensure_timeline
+        self.candidates = candidates  # how many to fetch; None: enough for the page
 
     def fetch(self, query: Query) -> Candidates:
         # Over-fetch: some entries are filtered out (deleted, unfollowed, duplicate source).
@@ -50,6 +52,7 @@ class InNetworkSource(Source[Query]):
         # `fetch` candidates can make the page, however many celebrities and follows add.
         bounded = query.page.min_id is None
         fetch = 2 * query.page.limit + 20 if bounded else self.cache.timelines.capacity
+        fetch = self.candidates or fetch
         try:
             ids = self._cached(query.viewer_id, query.following, query.page, fetch)
         except CacheUnavailable as exc:
