@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from starling.model import Account, Follow, Post
+from starling.visibility import OPEN
 
 ACCOUNT_COLUMNS = (
     "id, username, display_name, created_at, bot, region, note, followers_count,"
@@ -30,6 +31,7 @@ INSERT_POST = f"INSERT INTO posts ({POST_COLUMNS}) VALUES ({', '.join('?' * 17)}
 INSERT_FOLLOW = f"INSERT INTO follows ({FOLLOW_COLUMNS}) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 INSERT_LIKE = f"INSERT INTO likes ({LIKE_COLUMNS}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 LIVE = "deleted_at IS NULL"
+OPEN_VISIBILITIES = ", ".join(f"'{v}'" for v in OPEN)  # an SQL list
 NO_MAX_ID = 2**63 - 1
 NO_MIN_ID = -(2**63)
 
