@@ -28,11 +28,13 @@ from starling.eventlog.outbox import OutboxLog
 from starling.fanout_policy import FanoutFlags, FlagsFile, ThresholdPolicy
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
+from starling.realgraph import RealGraph
 from starling.store.base import Store
 from starling.store.open import open_store
 from starling.workers import registry
 from starling.workers.base import Worker
 from starling.workers.fanout import FanoutWorker
+from starling.workers.realgraph import RealGraphWorker
 
 WorkerMode = Literal["threads", "sync", "none"]
 
@@ -47,6 +49,7 @@ class Runtime:
         *,
         outbox: OutboxLog,
         workers: WorkerMode = "threads",
+        realgraph: RealGraph | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -62,7 +65,9 @@ class Runtime:
         self.policy = ThresholdPolicy(
             settings, lambda: self.log.lag(FanoutWorker.name), self.flags.read
         )
-        deps = registry.WorkerDeps(log, outbox, store, cache, settings, self.policy)
+        # In-process by default: the engagement graph its worker writes and readers here use.
+        self.realgraph = realgraph if realgraph is not None else RealGraph()
+        deps = registry.WorkerDeps(log, outbox, store, cache, settings, self.policy, self.realgraph)
         self.workers: dict[str, Worker] = registry.build(deps)
         self.actions = Actions(
             store,
@@ -88,9 +93,18 @@ class Runtime:
         self.policy.current()  # publishes the threshold gauge from the start
         if self.settings.redis_url is None:
             self.fanout.warm_celebrity_index()  # the in-process index died with the last run
+        chosen = registry.chosen(self.settings.workers, self.workers)
+        if RealGraphWorker.name in chosen and self.mode != "none":
+            self.realgraph_worker.rebuild()  # the in-process graph died with the last run
         if self.mode == "threads":
-            for name in registry.chosen(self.settings.workers, self.workers):
+            for name in chosen:
                 self._start_thread(self.workers[name])
+
+    @property
+    def realgraph_worker(self) -> RealGraphWorker:
+        worker = self.workers[RealGraphWorker.name]
+        assert isinstance(worker, RealGraphWorker)
+        return worker
 
     def _start_thread(self, worker: Worker) -> None:
         thread = threading.Thread(
