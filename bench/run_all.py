@@ -8,6 +8,7 @@ from bench import (
     http_load,
     post_to_visible,
     post_to_visible_scaled,
+    realgraph,
     recovery,
     relay_lag,
     store_writes,
@@ -24,6 +25,7 @@ BENCHMARKS = (
     store_writes,
     relay_lag,
     recovery,
+    realgraph,
     http_load,
 )
 

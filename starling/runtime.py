@@ -7,7 +7,9 @@ built backends, so tests and tools pass their own (or wrap these). The workers c
 `outbox`. `workers` chooses how log consumers run: "threads" (the default for `starling
 serve`: one thread per chosen worker in this process), "sync" (every action drains the
 workers, the relay first, before it returns, as tests want), or "none" (workers run
-elsewhere, `starling worker NAME`). The cache is opened behind its guard
+elsewhere, `starling worker NAME`). The real graph (`realgraph`) is a role in this
+process's memory, built here unless given, written by its worker and rebuilt from the
+store by `start` when that worker runs here. The cache is opened behind its guard
 (cache/guarded.py), so a lost Redis surfaces as `CacheUnavailable`, which readers and
 actions degrade around. See docs/architecture.md.
 """

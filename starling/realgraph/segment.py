@@ -24,6 +24,7 @@ from starling.realgraph.arrays import Positions, lookup, ranges, runs
 Index32 = npt.NDArray[np.int32]
 Keys = npt.NDArray[np.uint64]
 Mask = npt.NDArray[np.bool_]
+NO_TIME = 2**63 - 1
 
 # splitmix64's finaliser: spreads (account, post, kind) over 64 bits for the key index.
 _M1, _M2, _GOLDEN = (
@@ -44,10 +45,12 @@ class Segment:
     post_ptr: Positions  # by_post[post_ptr[i]:post_ptr[i + 1]] are the edges of posts[i]
     keys: Keys  # edge keys, sorted
     key_edge: Index32  # the edge position of each key
+    first_time: int  # the span of its edges' times (empty: first > last)
+    last_time: int
 
-    @classmethod
-    def build(cls, edges: Engagements) -> Segment:
-        return EMPTY.extended(edges)
+    def spans(self, first: int, last: int) -> bool:
+        """Whether it holds edges timed within first..last."""
+        return self.first_time <= last and first <= self.last_time
 
     @property
     def size(self) -> int:
@@ -55,9 +58,12 @@ class Segment:
 
     @property
     def nbytes(self) -> int:
-        indexes: tuple[npt.NDArray[Any], ...] = (self.alive, self.accounts, self.account_ptr)
-        indexes += (self.by_post, self.posts, self.post_ptr, self.keys, self.key_edge)
-        return sum(a.nbytes for a in (*self.edges.columns(), *indexes))
+        return sum(a.nbytes for a in (*self.edges.columns(), *self.indexes()))
+
+    def indexes(self) -> tuple[npt.NDArray[Any], ...]:
+        """Its arrays besides the edges."""
+        csr = (self.accounts, self.account_ptr, self.by_post, self.posts, self.post_ptr)
+        return (self.alive, *csr, self.keys, self.key_edge)
 
     def extended(self, new: Engagements) -> Segment:
         """This segment's edges followed by `new`. Each index is re-sorted from the old
@@ -87,6 +93,8 @@ class Segment:
                 post_ptr,
                 all_keys[key_order],
                 key_edge.astype(np.int32),
+                min(self.first_time, int(new.time.min(initial=NO_TIME))),
+                max(self.last_time, int(new.time.max(initial=-NO_TIME))),
             )
         )
 
@@ -146,10 +154,8 @@ def _rows(ids: IdArray, ptr: Positions, wanted: IdArray) -> tuple[Positions, Pos
 
 
 def _frozen(segment: Segment) -> Segment:
-    for name in Segment.__dataclass_fields__:
-        value = getattr(segment, name)
-        for array in value.columns() if isinstance(value, Engagements) else (value,):
-            array.flags.writeable = False
+    for array in (*segment.edges.columns(), *segment.indexes()):
+        array.flags.writeable = False
     return segment
 
 
@@ -166,6 +172,8 @@ def _empty() -> Segment:
             np.zeros(1, dtype=np.int64),
             np.empty(0, dtype=np.uint64),
             np.empty(0, dtype=np.int32),
+            NO_TIME,
+            -NO_TIME,
         )
     )
 
