@@ -8,6 +8,7 @@ from bench import (
     http_load,
     post_to_visible,
     post_to_visible_scaled,
+    realgraph,
     recovery,
     recovery_postgres,
     relay_lag,
@@ -25,6 +26,7 @@ BENCHMARKS = (
     store_writes,
     relay_lag,
     recovery,
+    realgraph,
     http_load,
     recovery_postgres,
 )

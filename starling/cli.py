@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starling.config import Settings, scaled_thresholds
-from starling.workers.registry import WORKERS
+from starling.workers.registry import IN_PROCESS, WORKERS
 
 if TYPE_CHECKING:
     from starling.runtime import Runtime
@@ -291,6 +291,8 @@ def _refusal(worker: Worker | None, settings: Settings) -> str:
     """Why this worker cannot run in a process of its own with these settings, or ""."""
     if worker is None:
         return "the relay feeds Redis Streams: it runs only with STARLING_LOG_URL set"
+    if worker.name in IN_PROCESS:
+        return f"{worker.name} feeds its own process's memory: it runs inside `starling serve`"
     if worker.needs_shared_cache and settings.redis_url is None:
         return "a separate worker process needs STARLING_REDIS_URL: the cache must be shared"
     return ""

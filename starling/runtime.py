@@ -7,7 +7,9 @@ built backends, so tests and tools pass their own (or wrap these). The workers c
 `outbox`. `workers` chooses how log consumers run: "threads" (the default for `starling
 serve`: one thread per chosen worker in this process), "sync" (every action drains the
 workers, the relay first, before it returns, as tests want), or "none" (workers run
-elsewhere, `starling worker NAME`). The cache is opened behind its guard
+elsewhere, `starling worker NAME`). The real graph (`realgraph`) is a role in this
+process's memory, built here unless given, written by its worker and rebuilt from the
+store by `start` when that worker runs here. The cache is opened behind its guard
 (cache/guarded.py), so a lost Redis surfaces as `CacheUnavailable`, which readers and
 actions degrade around. See docs/architecture.md.
 """
@@ -27,13 +29,16 @@ from starling.eventlog.open import open_log, open_outbox
 from starling.eventlog.outbox import OutboxLog
 from starling.fanout_policy import FanoutFlags, FlagsFile, ThresholdPolicy
 from starling.foryou import ForYouTimeline
+from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
+from starling.realgraph import RealGraph
 from starling.store.base import Store
 from starling.store.open import open_store
 from starling.workers import registry
 from starling.workers.base import Worker
 from starling.workers.fanout import FanoutWorker
+from starling.workers.realgraph import RealGraphWorker
 
 WorkerMode = Literal["threads", "sync", "none"]
 
@@ -48,6 +53,7 @@ class Runtime:
         *,
         outbox: OutboxLog,
         workers: WorkerMode = "threads",
+        realgraph: RealGraph | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -63,7 +69,9 @@ class Runtime:
         self.policy = ThresholdPolicy(
             settings, lambda: self.log.lag(FanoutWorker.name), self.flags.read
         )
-        deps = registry.WorkerDeps(log, outbox, store, cache, settings, self.policy)
+        # In-process by default: the engagement graph its worker writes and readers here use.
+        self.realgraph = realgraph if realgraph is not None else RealGraph()
+        deps = registry.WorkerDeps(log, outbox, store, cache, settings, self.policy, self.realgraph)
         self.workers: dict[str, Worker] = registry.build(deps)
         self.actions = Actions(
             store,
@@ -74,7 +82,13 @@ class Runtime:
         )
         self.activity = ActivityMarks(store)
         self.home = HomeTimeline(store, cache, self.activity, settings)
-        self.for_you = ForYouTimeline(store, cache, self.activity, self.home.ensure_timeline)
+        self.for_you = ForYouTimeline(
+            store,
+            cache,
+            self.activity,
+            self.home.ensure_timeline,
+            out_of_network=[RealGraphSource(RealGraphIndex(self.realgraph))],
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -90,9 +104,18 @@ class Runtime:
         self.policy.current()  # publishes the threshold gauge from the start
         if self.settings.redis_url is None:
             self.fanout.warm_celebrity_index()  # the in-process index died with the last run
+        chosen = registry.chosen(self.settings.workers, self.workers)
+        if RealGraphWorker.name in chosen and self.mode != "none":
+            self.realgraph_worker.rebuild()  # the in-process graph died with the last run
         if self.mode == "threads":
-            for name in registry.chosen(self.settings.workers, self.workers):
+            for name in chosen:
                 self._start_thread(self.workers[name])
+
+    @property
+    def realgraph_worker(self) -> RealGraphWorker:
+        worker = self.workers[RealGraphWorker.name]
+        assert isinstance(worker, RealGraphWorker)
+        return worker
 
     def _start_thread(self, worker: Worker) -> None:
         thread = threading.Thread(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from starling.config import Settings
 from starling.ids import NODE_SLOTS
-from starling.workers.registry import RELAY, WORKERS
+from starling.workers.registry import IN_PROCESS, RELAY, WORKERS
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -70,6 +70,8 @@ def plan(settings: Settings, api: int, fanout: int, listen_fd: int) -> list[Chil
     for name in WORKERS:
         if name == RELAY and settings.log_url is None:
             continue  # the workers read the outbox itself: nothing to relay
+        if name in IN_PROCESS:
+            continue  # its state would live in a process nobody reads
         count = fanout if name == "fanout" else 1
         made += [Child(f"{name}-{i + 1}", ["worker", name], quiet) for i in range(count)]
     if settings.redis_url is None:

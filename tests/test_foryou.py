@@ -247,3 +247,20 @@ def test_explain_answers_only_the_viewers_served_entries(api: Api) -> None:
     assert api.client.get(f"{path}/explain/{post}", headers=bob.auth).status_code == 404
     assert api.client.get(f"{path}/explain/x", headers=alice.auth).status_code == 422
     assert api.client.get(path).status_code == 401
+
+
+def test_the_runtime_serves_posts_the_real_graph_brings_with_their_proof(
+    runtime: Runtime, accounts: Accounts
+) -> None:
+    viewer, friend, stranger = accounts(3)
+    runtime.actions.follow(viewer.id, friend.id)
+    (liked,) = posts(runtime, stranger, 1)
+    (unseen,) = posts(runtime, stranger, 1)  # nobody the viewer follows engaged with it
+    runtime.actions.like(friend.id, liked.id)  # the real-graph worker records the edge
+
+    page = runtime.for_you.read(viewer.id)
+
+    assert liked.id in ids(page) and unseen.id not in ids(page)
+    why = runtime.for_you.explain(viewer.id, liked.id)
+    assert why is not None
+    assert why["source"] == "real-graph" and why["social_proof"] == [str(friend.id)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from starling.engagements import EngagementKind, Engagements
 from starling.eventlog.outbox import OutboxLog
 from starling.events import FollowCreated
 from starling.model import App, Block, Follow, Mute, Post, Relationship, Token
@@ -507,3 +508,52 @@ def test_iter_posts_scans_live_and_deleted_posts_in_id_order(history: Store, chu
 def test_iter_posts_starts_after_the_given_id(history: Store) -> None:
     assert [p.id for c in history.iter_posts(6, 2) for p in c] == [7, 8, 9]
     assert list(history.iter_posts(9, 2)) == []
+
+
+@pytest.fixture
+def engagements(store: Store) -> Store:
+    """Likes (at 5, 50, 60, and one of a deleted post), a repost at 30 and an open reply
+    at 40; a deleted repost, a direct reply and a reply to a deleted post are left out."""
+    add_accounts(store, 1, 2, 3, 4)
+    add_posts(store, post(10, 2), post(11, 2), post(12, 2), post(20, 3))
+    add_posts(store, post(30, 1, repost_of_id=11), post(31, 1, repost_of_id=20))
+    add_posts(store, post(40, 4, reply_to_id=10, reply_to_account_id=2))
+    add_posts(store, post(41, 4, reply_to_id=20, reply_to_account_id=3, visibility="direct"))
+    add_posts(store, post(42, 3, reply_to_id=12, reply_to_account_id=2))
+    with store.transaction() as tx:
+        tx.insert_like(1, 10, 5)
+        tx.insert_like(1, 20, 50)
+        tx.insert_like(4, 11, 60)
+        tx.insert_like(3, 12, 70)
+        tx.tombstone_post(31, 80)
+        tx.tombstone_post(12, 90)
+    return store
+
+
+LIKE, REPOST, REPLY = (int(kind) for kind in EngagementKind)
+ENGAGEMENTS = [
+    (1, 10, 2, LIKE, 5),
+    (1, 20, 3, LIKE, 50),
+    (4, 11, 2, LIKE, 60),
+    (1, 11, 2, REPOST, 30),
+    (4, 10, 2, REPLY, 40),
+]
+
+
+def engagement_rows(chunks: list[Engagements]) -> list[tuple[int, ...]]:
+    return [tuple(map(int, row)) for c in chunks for row in zip(*c.columns(), strict=True)]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 100])
+def test_iter_engagements_scans_likes_then_reposts_and_open_replies(
+    engagements: Store, chunk: int
+) -> None:
+    chunks = list(engagements.iter_engagements(0, chunk))
+    assert all(0 < c.size <= chunk for c in chunks)
+    assert engagement_rows(chunks) == ENGAGEMENTS
+
+
+def test_iter_engagements_starts_at_the_given_time(engagements: Store) -> None:
+    since_30 = [row for row in ENGAGEMENTS if row[4] >= 30]
+    assert engagement_rows(list(engagements.iter_engagements(30, 2))) == since_30
+    assert list(engagements.iter_engagements(61, 2)) == []

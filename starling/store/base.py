@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from starling.engagements import Engagements
 from starling.events import Event
 from starling.model import (
     Account,
@@ -248,6 +249,12 @@ class Store(Protocol):
 
     def repost_counts(self, post_ids: Sequence[int]) -> dict[int, int]:
         """Exact live repost totals from the store."""
+
+    def iter_engagements(self, since: int, chunk: int) -> Iterator[Engagements]:
+        """Engagements made at or after `since` (ms) with live posts, in chunks of at most
+        `chunk`, each its own short query: likes in key order (account, post), then live
+        reposts and open (public, unlisted) replies in id order. The source the real
+        graph is rebuilt from on start."""
 
     # Bulk loading for the simulated world (no events: the world is a snapshot)
     def bulk_load(

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from starling.model import Account, Block, Follow, Mute, Post
+from starling.visibility import OPEN
 
 ACCOUNT_COLUMNS = (
     "id, username, display_name, created_at, bot, region, note, followers_count,"
@@ -35,6 +36,7 @@ INSERT_BLOCK = f"INSERT INTO blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?) ON CONFLI
 INSERT_MUTE = f"INSERT INTO mutes ({MUTE_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 LIVE = "deleted_at IS NULL"
 ACTIVE_MUTE = "(expires_at IS NULL OR expires_at > ?)"  # the parameter is now (ms)
+OPEN_VISIBILITIES = ", ".join(f"'{v}'" for v in OPEN)  # an SQL list
 NO_MAX_ID = 2**63 - 1
 NO_MIN_ID = -(2**63)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import chain
 from typing import TypeVar
 
+from starling.engagements import EngagementKind, Engagements
 from starling.ids import now_ms
 from starling.model import Account, App, Block, Mute, Post, Relationship, Token, ViewerState
 from starling.store.base import IdArray
@@ -22,6 +23,7 @@ from starling.store.rows import (
     HIDING,
     LIVE,
     NO_MIN_ID,
+    OPEN_VISIBILITIES,
     account_from_row,
     counts_for,
     edges_query,
@@ -331,3 +333,38 @@ class SqlReads:
             " GROUP BY repost_of_id"
         )
         return counts_for(self._sql.rows(sql, (d.ids(post_ids),)), post_ids)
+
+    def iter_engagements(self, since: int, chunk: int) -> Iterator[Engagements]:
+        yield from self._engagements(_LIKES_SINCE, (NO_MIN_ID, NO_MIN_ID), since, chunk)
+        yield from self._engagements(_REPOSTS_AND_REPLIES_SINCE, (NO_MIN_ID,), since, chunk)
+
+    def _engagements(
+        self, sql: str, after: tuple[int, ...], since: int, chunk: int
+    ) -> Iterator[Engagements]:
+        # Keyset paging on the table's key, as iter_posts: one short query per chunk.
+        while True:
+            rows = list(self._sql.rows(sql, (*after, since, chunk)))
+            if rows:
+                yield Engagements.of_rows([row[:5] for row in rows])
+            if len(rows) < chunk:
+                return
+            after = tuple(rows[-1][5:])
+
+
+# Each row: account, post, post's author, kind, time, then the key to page on.
+_LIKES_SINCE = (
+    f"SELECT l.account_id, l.post_id, p.author_id, {int(EngagementKind.LIKE)}, l.created_at,"
+    " l.account_id, l.post_id"
+    " FROM likes AS l JOIN posts AS p ON p.id = l.post_id"
+    " WHERE (l.account_id, l.post_id) > (?, ?) AND l.created_at >= ? AND p.deleted_at IS NULL"
+    " ORDER BY l.account_id, l.post_id LIMIT ?"
+)
+_REPOSTS_AND_REPLIES_SINCE = (
+    "SELECT e.author_id, s.id, s.author_id, CASE WHEN e.repost_of_id IS NULL"
+    f" THEN {int(EngagementKind.REPLY)} ELSE {int(EngagementKind.REPOST)} END,"
+    " e.created_at, e.id"
+    " FROM posts AS e JOIN posts AS s ON s.id = COALESCE(e.repost_of_id, e.reply_to_id)"
+    " WHERE e.id > ? AND e.created_at >= ? AND e.deleted_at IS NULL AND s.deleted_at IS NULL"
+    f" AND e.visibility IN ({OPEN_VISIBILITIES})"
+    " ORDER BY e.id LIMIT ?"
+)

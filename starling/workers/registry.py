@@ -14,14 +14,18 @@ from starling.eventlog.base import EventLog
 from starling.eventlog.outbox import OutboxLog
 from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.fanout_policy import ThresholdPolicy
+from starling.realgraph import RealGraph
 from starling.store.base import Store
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
 from starling.workers.fanout import FanoutWorker
 from starling.workers.graph import GraphWorker
+from starling.workers.realgraph import RealGraphWorker
 from starling.workers.relay import RelayWorker
 
 RELAY = RelayWorker.name
+# Workers that feed this process's memory for readers here: never a process of their own.
+IN_PROCESS = (RealGraphWorker.name,)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class WorkerDeps:
     cache: CacheBackends
     settings: Settings
     policy: ThresholdPolicy
+    realgraph: RealGraph  # the in-process graph its worker writes and the timelines read
 
     @property
     def relayed(self) -> bool:
@@ -52,6 +57,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "fanout": lambda d: FanoutWorker(d.log, d.store, d.cache, d.policy, d.settings),
     "graph": lambda d: GraphWorker(d.log, d.store, d.cache),
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
+    "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
 }
 
 
