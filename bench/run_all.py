@@ -10,6 +10,7 @@ from bench import (
     post_to_visible_scaled,
     recovery,
     relay_lag,
+    simclusters,
     store_writes,
     timeline_read,
     writes_saved,
@@ -25,6 +26,7 @@ BENCHMARKS = (
     relay_lag,
     recovery,
     http_load,
+    simclusters,
 )
 
 

@@ -127,7 +127,9 @@ def _tokens(settings: Settings) -> tuple[str, str, int]:
 def test_a_post_through_one_process_reaches_a_follower_and_ctrl_c_stops_all(up: Up) -> None:
     children = up.children()
     relay = ["relay-1"] if up.settings.log_url else []
-    assert sorted(children) == sorted(["api-1", "api-2", "counts-1", "fanout-1", "graph-1", *relay])
+    assert sorted(children) == sorted(
+        ["api-1", "api-2", "counts-1", "fanout-1", "graph-1", "simclusters-1", *relay]
+    )
     author, reader, author_id = _tokens(up.settings)
 
     def call(method: str, path: str, token: str, **data: str) -> httpx.Response:

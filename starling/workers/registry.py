@@ -14,12 +14,14 @@ from starling.eventlog.base import EventLog
 from starling.eventlog.outbox import OutboxLog
 from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.fanout_policy import ThresholdPolicy
+from starling.simclusters.index import open_index
 from starling.store.base import Store
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
 from starling.workers.fanout import FanoutWorker
 from starling.workers.graph import GraphWorker
 from starling.workers.relay import RelayWorker
+from starling.workers.simclusters import SimClustersWorker
 
 RELAY = RelayWorker.name
 
@@ -52,6 +54,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "fanout": lambda d: FanoutWorker(d.log, d.store, d.cache, d.policy, d.settings),
     "graph": lambda d: GraphWorker(d.log, d.store, d.cache),
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
+    "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
 }
 
 
