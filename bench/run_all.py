@@ -12,6 +12,7 @@ from bench import (
     recovery,
     recovery_postgres,
     relay_lag,
+    simclusters,
     store_writes,
     timeline_read,
     writes_saved,
@@ -29,6 +30,7 @@ BENCHMARKS = (
     realgraph,
     http_load,
     recovery_postgres,
+    simclusters,
 )
 
 

@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     _add_up(sub)
+    _add_train(sub)
 
     demo = sub.add_parser("demo", help="generate the demo world on first run, then serve it")
     _add_settings(demo)
@@ -119,6 +120,30 @@ def _add_up(sub: Any) -> None:
         )
     _add_settings(up)
     up.set_defaults(run=_up)
+
+
+def _add_train(sub: Any) -> None:
+    train = sub.add_parser("train", help="scheduled recomputations").add_subparsers()
+    simclusters = train.add_parser("simclusters", help="communities of the follow graph")
+    simclusters.add_argument("--clusters", type=int, help="default: one per 400 producers")
+    simclusters.add_argument("--min-followers", type=int, default=20, help="to be a producer")
+    _add_settings(simclusters)
+    simclusters.set_defaults(run=_train_simclusters)
+
+
+def _train_simclusters(args: argparse.Namespace) -> int:
+    from starling.simclusters.train import TrainParams, train
+    from starling.simclusters.versions import directory_in
+    from starling.store.open import open_store
+
+    settings = _settings(args)
+    store = open_store(settings.store_location)
+    try:
+        params = TrainParams(min_followers=args.min_followers, clusters=args.clusters)
+        print(train(store, directory_in(settings.data_dir), params))
+    finally:
+        store.close()
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:

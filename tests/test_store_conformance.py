@@ -314,6 +314,16 @@ def test_iter_follower_chunks_covers_each_follower_once(
     assert len(flat) == len(set(flat))
 
 
+@pytest.mark.parametrize("chunk", [1, 5, 100])
+def test_iter_follows_covers_each_edge_once(graph: Store, chunk: int) -> None:
+    chunks = list(graph.iter_follows(chunk))
+    assert all(0 < len(f) == len(g) <= chunk for f, g in chunks)
+    edges = [(int(f), int(g)) for fs, gs in chunks for f, g in zip(fs, gs, strict=True)]
+    expected = [(fan, 1) for fan in range(2, 42)] + [(1, 2), (1, 3)]
+    assert sorted(edges) == sorted(expected)
+    assert len(edges) == len(set(edges))
+
+
 def test_relationships(graph: Store) -> None:
     rels = {r.id: r for r in graph.relationships(1, [2, 3, 4, 99])}
     assert (rels[2].following, rels[2].followed_by, rels[2].notifying) == (True, True, False)

@@ -198,6 +198,10 @@ class Store(Protocol):
     ) -> Iterator[IdArray]:
         """Followers in chunks of at most `chunk`, for fan-out without loading all at once."""
 
+    def iter_follows(self, chunk: int) -> Iterator[tuple[IdArray, IdArray]]:
+        """Every follow edge as (follower ids, followee ids) columns, in chunks of at most
+        `chunk`, each its own short query: the input of community detection."""
+
     def notify_followers(self, account_id: int, limit: int) -> IdArray:
         """Followers who turned notifications on for this account, at most limit."""
 

@@ -210,6 +210,22 @@ class SqlReads:
                 return
             after = int(page[-1])
 
+    def iter_follows(self, chunk: int) -> Iterator[tuple[IdArray, IdArray]]:
+        # Keyset paging on the primary key, as iter_follower_chunks.
+        sql = (
+            "SELECT follower_id, followee_id FROM follows"
+            " WHERE (follower_id, followee_id) > (?, ?)"
+            " ORDER BY follower_id, followee_id LIMIT ?"
+        )
+        after = (NO_MIN_ID, NO_MIN_ID)
+        while True:
+            pairs = select_ids(self._sql, sql, (*after, chunk)).reshape(-1, 2)
+            if len(pairs) > 0:
+                yield pairs[:, 0].copy(), pairs[:, 1].copy()
+            if len(pairs) < chunk:
+                return
+            after = (int(pairs[-1, 0]), int(pairs[-1, 1]))
+
     def notify_followers(self, account_id: int, limit: int) -> IdArray:
         sql = "SELECT follower_id FROM follows WHERE followee_id = ? AND notify = 1 LIMIT ?"
         return select_ids(self._sql, sql, (account_id, limit))

@@ -15,6 +15,7 @@ from starling.eventlog.outbox import OutboxLog
 from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.fanout_policy import ThresholdPolicy
 from starling.realgraph import RealGraph
+from starling.simclusters.index import open_index
 from starling.store.base import Store
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
@@ -22,10 +23,11 @@ from starling.workers.fanout import FanoutWorker
 from starling.workers.graph import GraphWorker
 from starling.workers.realgraph import RealGraphWorker
 from starling.workers.relay import RelayWorker
+from starling.workers.simclusters import SimClustersWorker
 
 RELAY = RelayWorker.name
 # Workers that feed this process's memory for readers here: never a process of their own.
-IN_PROCESS = (RealGraphWorker.name,)
+IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "graph": lambda d: GraphWorker(d.log, d.store, d.cache),
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
     "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
+    "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
 }
 
 

@@ -1,0 +1,186 @@
+"""SimClusters: the job finds planted communities, likes move post vectors, the worker is
+idempotent, the index reloads newer versions and candidates follow the viewer's community."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from starling.cli import main
+from starling.events import Event, LikeCreated
+from starling.model import Account
+from starling.runtime import Runtime
+from starling.simclusters.candidates import candidates
+from starling.simclusters.communities import Communities
+from starling.simclusters.index import SimClustersIndex
+from starling.simclusters.posts import HOUR_MS, PostVectorParams, PostVectors
+from starling.simclusters.train import TrainParams, train
+from starling.simclusters.versions import directory_in, save_version, versions
+from starling.workers.simclusters import SimClustersWorker
+from tests.fixtures_runtime import RuntimeFactory
+
+PRODUCERS = 3
+CONSUMERS = 8
+PARAMS = TrainParams(min_followers=5, clusters=2)
+
+
+@dataclass
+class Planted:
+    runtime: Runtime
+    producers: list[list[Account]]  # per community
+    consumers: list[list[Account]]
+    bridge: Account  # follows every producer of A and one of B
+
+    @property
+    def worker(self) -> SimClustersWorker:
+        worker = self.runtime.workers[SimClustersWorker.name]
+        assert isinstance(worker, SimClustersWorker)
+        return worker
+
+    def train(self) -> Communities:
+        train(self.runtime.store, self.directory, PARAMS, progress=False)
+        self.worker.index.check_every_s = 0.0
+        self.worker.tick()
+        model = self.worker.index.current()
+        assert model is not None
+        return model
+
+    @property
+    def directory(self) -> Path:
+        return directory_in(self.runtime.settings.data_dir)
+
+    def cluster_of(self, model: Communities, accounts: list[Account]) -> set[int]:
+        return set(model.known_for_of(np.array([a.id for a in accounts])).tolist())
+
+
+@pytest.fixture
+def planted(make_runtime: RuntimeFactory) -> Planted:
+    """Two communities, A and B: each consumer follows every producer of its own."""
+    runtime = make_runtime()
+    counter = iter(range(1000))
+
+    def make(n: int) -> list[Account]:
+        return [runtime.actions.register(f"user{next(counter)}", None) for _ in range(n)]
+
+    producers, consumers = [make(PRODUCERS), make(PRODUCERS)], [make(CONSUMERS), make(CONSUMERS)]
+    for own, fans in zip(producers, consumers, strict=True):
+        for fan in fans:
+            for producer in own:
+                runtime.actions.follow(fan.id, producer.id)
+    [bridge] = make(1)
+    for producer in [*producers[0], producers[1][0]]:
+        runtime.actions.follow(bridge.id, producer.id)
+    return Planted(runtime, producers, consumers, bridge)
+
+
+def test_job_finds_the_planted_communities(planted: Planted) -> None:
+    model = planted.train()
+    a, b = (planted.cluster_of(model, p) for p in planted.producers)
+    assert len(a) == 1 and len(b) == 1 and a != b
+    assert model.producer_ids.size == 2 * PRODUCERS  # the consumers have no followers
+
+
+def test_interested_in_follows_the_follows(planted: Planted) -> None:
+    model = planted.train()
+    [a], [b] = (planted.cluster_of(model, p) for p in planted.producers)
+    clusters, weights = model.interested_in(planted.consumers[0][0].id)
+    assert clusters.tolist() == [a]
+    assert weights.tolist() == pytest.approx([1.0])
+    clusters, weights = model.interested_in(planted.bridge.id)
+    assert clusters.tolist() == [a, b]  # heaviest first: three follows in A, one in B
+    assert float(np.linalg.norm(weights)) == pytest.approx(1.0)
+    assert model.interested_in(planted.producers[0][0].id)[0].size == 0  # follows nobody
+
+
+def test_likes_move_post_vectors(planted: Planted) -> None:
+    model = planted.train()
+    [a], [b] = (planted.cluster_of(model, p) for p in planted.producers)
+    actions, posts = planted.runtime.actions, planted.worker.posts
+    post = actions.post(planted.producers[0][0].id, "in A")
+    assert posts.vector(post.id)[0].size == 0
+    actions.like(planted.consumers[0][0].id, post.id)
+    assert posts.vector(post.id)[0].tolist() == [a]
+    actions.like(planted.consumers[1][0].id, post.id)
+    actions.like(planted.consumers[1][1].id, post.id)
+    assert posts.vector(post.id)[0].tolist() == [b, a]  # two likes from B outweigh one
+
+
+def test_worker_is_idempotent_under_redelivery(planted: Planted) -> None:
+    planted.train()
+    post = planted.runtime.actions.post(planted.producers[0][0].id, "in A")
+    likes: list[Event] = [
+        LikeCreated(post.id, post.author_id, fan.id, post.created_at)
+        for fan in planted.consumers[0][:3]
+    ]
+    planted.worker.apply(likes)
+    before = planted.worker.posts.vector(post.id)
+    planted.worker.apply(likes)
+    after = planted.worker.posts.vector(post.id)
+    assert after[0].tolist() == before[0].tolist()
+    assert after[1].tolist() == before[1].tolist()
+
+
+def test_candidates_for_a_member_of_a_come_from_a(planted: Planted) -> None:
+    planted.train()
+    actions = planted.runtime.actions
+    fans_a, fans_b = planted.consumers
+    posts_a = [actions.post(p.id, "A") for p in planted.producers[0]]
+    posts_b = [actions.post(p.id, "B") for p in planted.producers[1]]
+    for post, fans in [*((p, fans_a) for p in posts_a), *((p, fans_b) for p in posts_b)]:
+        for fan in fans[1:4]:
+            actions.like(fan.id, post.id)
+    ids, scores = candidates(planted.worker.posts, fans_a[0].id)
+    assert sorted(ids.tolist()) == sorted(p.id for p in posts_a)
+    assert scores.tolist() == pytest.approx([1.0] * len(posts_a))
+    assert candidates(planted.worker.posts, planted.producers[0][0].id)[0].size == 0
+
+
+def test_newer_likes_weigh_more_and_old_posts_give_up_their_slot(planted: Planted) -> None:
+    model = planted.train()
+    posts = PostVectors(PostVectorParams(capacity=2, half_life_ms=HOUR_MS))
+    posts.reset(model, now_ms=0)
+    fan = planted.consumers[0][0].id
+    assert posts.add_like(1, fan, at_ms=0)
+    assert posts.add_like(2, fan, at_ms=HOUR_MS)
+    assert posts.vector(2)[1] == pytest.approx(2 * posts.vector(1)[1])
+    assert candidates(posts, fan)[0].tolist() == [2, 1]  # cosines tie: the heavier first
+    assert posts.add_like(3, fan, at_ms=HOUR_MS)
+    assert posts.vector(1)[0].size == 0
+    assert sorted(candidates(posts, fan)[0].tolist()) == [2, 3]
+
+
+def test_index_loads_the_newest_version_when_it_checks(planted: Planted) -> None:
+    model = planted.train()
+    now = [0.0]
+    index = SimClustersIndex(planted.directory, check_every_s=10.0, clock=lambda: now[0])
+    assert index.current() is not None
+    newer = replace(model, version=model.version + "1")
+    save_version(newer, planted.directory)
+    assert index.current().version == model.version  # type: ignore[union-attr]
+    now[0] = 10.0
+    assert index.current().version == newer.version  # type: ignore[union-attr]
+
+
+def test_worker_moves_to_a_new_version_and_old_ones_are_pruned(planted: Planted) -> None:
+    model = planted.train()
+    for n in range(4):
+        save_version(replace(model, version=f"{model.version}{n}"), planted.directory)
+    planted.worker.tick()
+    assert planted.worker.posts.table is not None
+    assert planted.worker.posts.table.model.version == f"{model.version}3"
+    assert len(versions(planted.directory)) == 3
+
+
+def test_index_without_versions_has_no_communities(tmp_path: Path) -> None:
+    assert SimClustersIndex(tmp_path / "none").current() is None
+
+
+def test_cli_trains_a_new_version(planted: Planted, capsys: pytest.CaptureFixture[str]) -> None:
+    data_dir = str(planted.runtime.settings.data_dir)
+    argv = ["train", "simclusters", "--clusters", "2", "--min-followers", "5"]
+    assert main([*argv, "--data-dir", data_dir]) == 0
+    assert capsys.readouterr().out.strip().endswith(".npz")
+    assert len(versions(planted.directory)) == 1
