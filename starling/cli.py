@@ -272,6 +272,7 @@ def _print_demo_help(runtime: Runtime) -> None:
     {token}
 Try:
     curl -H 'Authorization: Bearer {token}' '{url}/api/v1/timelines/home?limit=5'
+    curl -H 'Authorization: Bearer {token}' '{url}/api/v1/timelines/for_you?limit=5'
     curl -H 'Authorization: Bearer {token}' -d 'status=Hello from the demo #starling' \\
         {url}/api/v1/statuses
     curl {url}/api/v1/timelines/public?limit=5
