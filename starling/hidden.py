@@ -30,20 +30,37 @@ def without_hidden(
     *,
     exempt: int | None = None,
 ) -> list[Post]:
-    """The posts, in order, but those by hidden authors or reposting their posts; the
-    viewer's own posts and reposts always stay, as Mastodon's feed filter. `sources`
+    """The posts, in order, but those by hidden authors or reposting their posts (as
+    `shown`)."""
+    flags = shown(store, viewer_id, posts, sources, exempt=exempt)
+    return [post for post, keep in zip(posts, flags, strict=True) if keep]
+
+
+def shown(
+    store: Store,
+    viewer_id: int | None,
+    posts: Sequence[Post],
+    sources: Mapping[int, Post],
+    *,
+    exempt: int | None = None,
+) -> list[bool]:
+    """For each post, whether it stays: not by a hidden author nor reposting one's post;
+    the viewer's own posts and reposts always stay, as Mastodon's feed filter. `sources`
     holds the reposts' originals (one not in it is not judged); the `exempt` author is
     never hidden (a profile shows its own posts whoever reads it, as Mastodon)."""
 
-    def authors(post: Post) -> set[int]:
+    def authors(post: Post) -> tuple[int, ...]:
         if post.author_id == viewer_id:
-            return set()
+            return ()
         source = sources.get(post.repost_of_id) if post.repost_of_id is not None else None
-        return {post.author_id} if source is None else {post.author_id, source.author_id}
+        return (post.author_id,) if source is None else (post.author_id, source.author_id)
 
-    wanted = {author for post in posts for author in authors(post)} - {exempt}
+    per_post = [authors(post) for post in posts]
+    wanted = {author for each in per_post for author in each} - {exempt}
     hidden = hidden_authors(store, viewer_id, wanted)
-    return [post for post in posts if not authors(post) & hidden]
+    if not hidden:
+        return [True] * len(posts)
+    return [hidden.isdisjoint(each) for each in per_post]
 
 
 def sources_of(store: Store, posts: Sequence[Post]) -> dict[int, Post]:

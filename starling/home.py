@@ -58,7 +58,7 @@ class HomeTimeline:
             query_hydrators=[FollowSet(store)],
             sources=[InNetworkSource(store, self.cache, self.activity, self.ensure_timeline)],
             hydrators=[PostRecords(store)],
-            filters=[Live(), Visible(), RepostDedup(), LiveOriginals(store), NotHidden(store)],
+            filters=[Live(), Visible(), RepostDedup(), LiveOriginals(), NotHidden(store)],
             post_filter_hydrators=[BestReposter(store)],
             selectors=[Chronological()],
         )

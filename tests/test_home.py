@@ -184,6 +184,19 @@ def test_store_calls_per_read_without_recent_follows(runtime: Runtime) -> None:
     }
 
 
+def test_a_page_with_a_repost_reads_its_original_once(runtime: Runtime, accounts: Accounts) -> None:
+    viewer, reposter, stranger = accounts(3)
+    runtime.actions.follow(viewer.id, reposter.id)
+    original = runtime.actions.post(stranger.id, "not followed, reposted")
+    repost = runtime.actions.repost(reposter.id, original.id)
+    runtime.home.read(viewer.id)
+    store = Counting(runtime.store)
+    home = HomeTimeline(store, runtime.cache, runtime.activity, runtime.settings)
+    assert _ids(home.read(viewer.id)) == [repost.id]
+    # The candidates, then the original (not on the page) once for every filter.
+    assert store.calls["get_posts"] == 2
+
+
 def test_a_read_hydrates_a_bounded_number_of_posts(make_runtime: RuntimeFactory) -> None:
     # Every author is pulled (a celebrity) and newly followed: each adds 20 candidates.
     runtime = make_runtime(celebrity_threshold=1)

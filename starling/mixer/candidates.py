@@ -35,6 +35,8 @@ class Candidates:
     `source_id` is the post an entry shows (the original of a repost, else the post
     itself); `pipeline` is the index of the candidate pipeline that produced the row;
     `posts` holds the hydrated records (None until hydrated or when not found);
+    `originals` the original of each repost row, read once by hydration for every filter
+    (None for a post that is no repost, and until hydrated or when not found);
     `social_proof` the accounts an out-of-network source names as vouching for a row
     (a tuple, empty when none); `features` one float column per name in `FEATURES`.
     Columns a source cannot know yet (author, source post) hold what hydration later
@@ -48,6 +50,7 @@ class Candidates:
     pipeline: npt.NDArray[np.int16]
     score: Scores
     posts: Records
+    originals: Records
     social_proof: Records
     features: Matrix
 
@@ -64,6 +67,7 @@ class Candidates:
             pipeline=np.zeros(len(ids), dtype=np.int16),
             score=np.zeros(len(ids), dtype=np.float64),
             posts=np.full(len(ids), None, dtype=object),
+            originals=np.full(len(ids), None, dtype=object),
             social_proof=_no_proof(len(ids)),
             features=np.zeros((len(ids), len(FEATURES)), dtype=np.float64),
         )

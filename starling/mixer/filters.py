@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from starling.hidden import sources_of, without_hidden
+from starling.hidden import shown
 from starling.mixer.candidates import Candidates, Mask, among
 from starling.mixer.components import Filter
 from starling.mixer.query import Query
@@ -63,27 +63,23 @@ class RepostDedup(Filter[Query]):
 
 
 class LiveOriginals(Filter[Query]):
-    """Reposts whose original is still live (one store call, only when there are any)."""
+    """Reposts whose original is still live (read by the posts hydrator)."""
 
     id = "live-originals"
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
     def keep(self, query: Query, candidates: Candidates) -> Mask:
-        is_repost: Mask = candidates.source_id != candidates.post_id
-        if not is_repost.any():
-            return ~is_repost
-        originals = self.store.get_posts(np.unique(candidates.source_id[is_repost]).tolist())
-        live = [p.id for p in originals.values() if p.deleted_at is None]
-        kept: Mask = ~is_repost | np.isin(candidates.source_id, live)
-        return kept
+        is_repost = (candidates.source_id != candidates.post_id).tolist()
+        originals = candidates.originals.tolist()
+        return _flags(
+            not repost or (original is not None and original.deleted_at is None)
+            for repost, original in zip(is_repost, originals, strict=True)
+        )
 
 
 class NotHidden(Filter[Query]):
     """Posts by authors the viewer has not blocked or muted and who do not block the
     viewer, nor reposts of such authors' posts (starling/hidden.py): one read of the
-    originals when there are reposts, one of the hidden authors."""
+    hidden authors; the originals come from the posts hydrator."""
 
     id = "not-hidden"
 
@@ -91,6 +87,9 @@ class NotHidden(Filter[Query]):
         self.store = store
 
     def keep(self, query: Query, candidates: Candidates) -> Mask:
-        posts = [p for p in candidates.posts.tolist() if p is not None]
-        shown = without_hidden(self.store, query.viewer_id, posts, sources_of(self.store, posts))
-        return np.isin(candidates.post_id, [p.id for p in shown])
+        posts = candidates.posts.tolist()
+        originals = {o.id: o for o in candidates.originals.tolist() if o is not None}
+        found = [row for row, post in enumerate(posts) if post is not None]
+        keep = np.zeros(len(posts), dtype=np.bool_)
+        keep[found] = shown(self.store, query.viewer_id, [posts[r] for r in found], originals)
+        return keep

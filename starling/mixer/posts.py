@@ -1,5 +1,6 @@
-"""Post hydration: the records of every candidate in one store call, and the columns
-they fill (author, source post, creation time). See docs/subsystems/mixer.md."""
+"""Post hydration: the records of every candidate in one store call, the columns they
+fill (author, source post, creation time), and the reposts' originals (one more call,
+only for originals not already in the batch). See docs/subsystems/mixer.md."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from starling.mixer.candidates import Candidates
+from starling.mixer.candidates import Candidates, Records
 from starling.mixer.components import Hydrator
 from starling.mixer.query import Query
 from starling.model import Post
@@ -15,7 +16,8 @@ from starling.store.base import Store
 
 
 class PostRecords(Hydrator[Query]):
-    """Rows whose post is not found keep `None`; a filter drops them."""
+    """Rows whose post is not found keep `None`; a filter drops them. The originals are
+    read here once, for every filter that judges a repost by its original."""
 
     id = "posts"
 
@@ -25,7 +27,25 @@ class PostRecords(Hydrator[Query]):
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
         wanted = candidates.post_id.tolist()
         found = self.store.get_posts(wanted)
-        return with_records(candidates, [found.get(i) for i in wanted])
+        records = [found.get(i) for i in wanted]
+        originals = self._originals(records, found)
+        return with_records(candidates, records).with_columns(originals=originals)
+
+    def _originals(self, records: Sequence[Post | None], found: dict[int, Post]) -> Records:
+        """The original of each repost row (a deleted repost's is not read: it is
+        dropped whatever its original)."""
+        missing = {
+            p.repost_of_id
+            for p in records
+            if p is not None and p.repost_of_id is not None and p.deleted_at is None
+        } - found.keys()
+        if missing:
+            found = {**found, **self.store.get_posts(sorted(missing))}
+        column = np.full(len(records), None, dtype=object)
+        for row, post in enumerate(records):
+            if post is not None and post.repost_of_id is not None:
+                column[row] = found.get(post.repost_of_id)
+        return column
 
 
 def with_records(candidates: Candidates, records: Sequence[Post | None]) -> Candidates:
