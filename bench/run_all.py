@@ -14,6 +14,7 @@ from bench import (
     relay_lag,
     simclusters,
     store_writes,
+    timeline_cpu,
     timeline_read,
     writes_saved,
 )
@@ -22,6 +23,7 @@ BENCHMARKS = (
     fanout_throughput,
     writes_saved,
     timeline_read,
+    timeline_cpu,
     post_to_visible,
     post_to_visible_scaled,
     store_writes,
