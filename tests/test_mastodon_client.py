@@ -88,6 +88,9 @@ def test_mastodon_py_end_to_end(base_url: str) -> None:
         home = alice.timeline_home()
         assert [s.id for s in home] == [posted.id]
         assert home[0].account.acct == "bob"
+        # For You reads like any timeline; an entry once served is not served again.
+        assert [s.id for s in alice.timeline("for_you")] == [posted.id]
+        assert alice.timeline("for_you") == []
 
         favourited = alice.status_favourite(posted.id)
         assert favourited.favourited is True and favourited.favourites_count == 1
