@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench.common import machine, markdown_table, milliseconds, write_results
+from bench.world import cached_audience
 from starling.config import Settings
 from starling.ids import IdGenerator, now_ms
 from starling.localpostgres import private_postgres
@@ -70,8 +71,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         )
         runtime = open_runtime(settings, workers="threads")
         try:
-            for fan in tqdm(fans, desc="follower timelines"):
-                runtime.cache.timelines.replace(fan, [])
+            cached_audience(runtime, author, "follower timelines")
             seconds: list[float] = []
             for i in tqdm(range(args.posts), desc="posts"):
                 started = time.perf_counter()

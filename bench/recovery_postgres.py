@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from bench.common import machine, markdown_table, milliseconds, write_results
 from bench.post_to_visible_scaled import load_audience
+from bench.world import cached_audience
 from starling.config import Settings
 from starling.localpostgres import LocalPostgres, start_private_postgres
 from starling.localredis import private_redis
@@ -124,8 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             runtime = open_runtime(settings, workers="threads")
             try:
-                for fan in tqdm(fans, desc="follower timelines"):
-                    runtime.cache.timelines.replace(fan, [])
+                cached_audience(runtime, author, "follower timelines")
                 rng = random.Random(args.seed)
                 samples: list[dict[str, float]] = []
                 for run in tqdm(range(args.runs + 1), desc="outages"):
