@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starling.config import Settings, scaled_thresholds
-from starling.workers.registry import IN_PROCESS, WORKERS
+from starling.workers.registry import WORKERS, cannot_run_alone
 
 if TYPE_CHECKING:
     from starling.runtime import Runtime
-    from starling.workers.base import Worker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -293,13 +292,12 @@ def _worker(args: argparse.Namespace) -> int:
     if args.name not in WORKERS:
         print(f"unknown worker {args.name!r}; one of {', '.join(WORKERS)}")
         return 2
-    runtime = open_runtime(settings, workers="none")
-    worker = runtime.workers.get(args.name)
-    refusal = _refusal(worker, settings)
-    if worker is None or refusal:
+    refusal = cannot_run_alone(args.name, settings)
+    if refusal:
         print(refusal)
-        runtime.close()
         return 2
+    runtime = open_runtime(settings, workers="none")
+    worker = runtime.workers[args.name]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.ready_fd is not None:
@@ -311,17 +309,6 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     return 0
-
-
-def _refusal(worker: Worker | None, settings: Settings) -> str:
-    """Why this worker cannot run in a process of its own with these settings, or ""."""
-    if worker is None:
-        return "the relay feeds Redis Streams: it runs only with STARLING_LOG_URL set"
-    if worker.name in IN_PROCESS:
-        return f"{worker.name} feeds its own process's memory: it runs inside `starling serve`"
-    if worker.needs_shared_cache and settings.redis_url is None:
-        return "a separate worker process needs STARLING_REDIS_URL: the cache must be shared"
-    return ""
 
 
 def _world_generate(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from starling.config import Settings
 from starling.ids import NODE_SLOTS
-from starling.workers.registry import IN_PROCESS, RELAY, WORKERS
+from starling.workers.registry import WORKERS, cannot_run_alone
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -62,24 +62,22 @@ def plan(settings: Settings, api: int, fanout: int, listen_fd: int) -> list[Chil
     with one-off commands (`starling admin`, this parent's banner)."""
     if not 1 <= api < NODE_SLOTS or fanout < 1:
         raise UpError(f"--api takes 1 to {NODE_SLOTS - 1} processes and --fanout at least 1")
+    if settings.redis_url is None:
+        # In-process caches would each hold their own timelines and counters.
+        raise UpError(
+            "API and worker processes need a shared cache: give --redis redis://... "
+            "(STARLING_REDIS_URL)"
+        )
     quiet = settings.model_copy(update={"workers": "none"})
     serve = ["serve", "--listen-fd", str(listen_fd)]
     made = [
         Child(f"api-{i}", serve, quiet.model_copy(update={"id_node": i})) for i in range(1, api + 1)
     ]
     for name in WORKERS:
-        if name == RELAY and settings.log_url is None:
-            continue  # the workers read the outbox itself: nothing to relay
-        if name in IN_PROCESS:
-            continue  # its state would live in a process nobody reads
+        if cannot_run_alone(name, settings):
+            continue  # no log to relay, or state that would live in a process nobody reads
         count = fanout if name == "fanout" else 1
         made += [Child(f"{name}-{i + 1}", ["worker", name], quiet) for i in range(count)]
-    if settings.redis_url is None:
-        # In-process caches would each hold their own timelines and counters.
-        raise UpError(
-            f"{len(made)} processes need a shared cache: give --redis redis://... "
-            "(STARLING_REDIS_URL)"
-        )
     return made
 
 

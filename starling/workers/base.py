@@ -37,8 +37,6 @@ class Worker(ABC):
     name: str = "worker"
     batch_size: int = 500
     tick_every_s: float = 1.0
-    # Writes an in-process cache role, so a process of its own needs the shared Redis.
-    needs_shared_cache: bool = False
 
     def __init__(self, log: EventLog) -> None:
         self.log = log

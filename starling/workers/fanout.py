@@ -36,7 +36,6 @@ class Fanned:
 
 class FanoutWorker(EventWorker):
     name = "fanout"
-    needs_shared_cache = True
 
     def __init__(
         self,

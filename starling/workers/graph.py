@@ -32,7 +32,6 @@ MERGE_POSTS = 200
 
 class GraphWorker(EventWorker):
     name = "graph"
-    needs_shared_cache = True
 
     def __init__(self, log: EventLog, store: Store, cache: CacheBackends) -> None:
         super().__init__(log)

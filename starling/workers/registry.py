@@ -28,6 +28,8 @@ from starling.workers.simclusters import SimClustersWorker
 RELAY = RelayWorker.name
 # Workers that feed this process's memory for readers here: never a process of their own.
 IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name)
+# Workers that write cache roles: a process of their own needs the shared Redis.
+SHARED_CACHE = (FanoutWorker.name, GraphWorker.name)
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,15 @@ def chosen(spec: str, built: Collection[str]) -> list[str]:
     if unknown:
         raise ValueError(f"unknown workers {sorted(unknown)}; choose from {list(WORKERS)}")
     return [name for name in WORKERS if name in names and name in built]
+
+
+def cannot_run_alone(name: str, settings: Settings) -> str:
+    """Why worker `name` cannot run in a process of its own with these settings, or ""
+    (`starling worker NAME` refuses it; `starling up` starts no process for it)."""
+    if name == RELAY and settings.log_url is None:
+        return "the relay feeds Redis Streams: it runs only with STARLING_LOG_URL set"
+    if name in IN_PROCESS:
+        return f"{name} feeds its own process's memory: it runs inside `starling serve`"
+    if name in SHARED_CACHE and settings.redis_url is None:
+        return "a separate worker process needs STARLING_REDIS_URL: the cache must be shared"
+    return ""
