@@ -1,51 +1,40 @@
-"""Versioned files of the communities: each run of the job writes a new one atomically,
-readers load the newest. See docs/subsystems/simclusters.md.
+"""Versioned files of the communities (starling/artifacts.py): each run of the job writes
+a new one atomically, readers load the newest. See docs/subsystems/simclusters.md.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
+from starling.artifacts import Artifacts, new_version
 from starling.simclusters.communities import Communities
 
-PREFIX = "communities-"
-SUFFIX = ".npz"
-KEEP = 3  # versions kept on disk: the newest and two to fall back on by hand
+__all__ = [
+    "artifacts_in",
+    "directory_in",
+    "load_version",
+    "new_version",
+    "save_version",
+    "versions",
+]
 
 
 def directory_in(data_dir: Path) -> Path:
     return data_dir / "simclusters"
 
 
-def new_version() -> str:
-    """Sorts in time order as a string: milliseconds, zero-padded."""
-    return f"{time.time_ns() // 1_000_000:015d}"
+def artifacts_in(directory: Path) -> Artifacts:
+    return Artifacts(directory, "communities-")
 
 
 def save_version(communities: Communities, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{PREFIX}{communities.version}{SUFFIX}"
-    partial = directory / f".{path.name}.partial"
-    communities.save(partial)
-    os.replace(partial, path)  # readers never see a half-written version
-    for old in versions(directory)[:-KEEP]:
-        (directory / f"{PREFIX}{old}{SUFFIX}").unlink(missing_ok=True)
-    return path
+    return artifacts_in(directory).save(communities.version, communities.save)
 
 
 def versions(directory: Path) -> list[str]:
     """Saved versions, oldest first."""
-    if not directory.is_dir():
-        return []
-    names = (entry.name for entry in os.scandir(directory))
-    return sorted(
-        name[len(PREFIX) : -len(SUFFIX)]
-        for name in names
-        if name.startswith(PREFIX) and name.endswith(SUFFIX)
-    )
+    return artifacts_in(directory).versions()
 
 
 def load_version(directory: Path, version: str) -> Communities:
-    return Communities.load(directory / f"{PREFIX}{version}{SUFFIX}", version)
+    return Communities.load(artifacts_in(directory).path(version), version)
