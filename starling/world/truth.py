@@ -1,7 +1,8 @@
 """The world's hidden ground truth (truth.npz) and its metadata (world.json).
 
-Ground truth is what the system is never told: interests, home communities, which
-accounts are bots (flagged or not) and each community's vocabulary. Evaluations of
+Ground truth is what the system is never told: interests, popularity, home communities,
+which accounts are bots (flagged or not), each post's topic and each community's
+vocabulary. Evaluations of
 recommendations and trend anti-manipulation read it. See docs/subsystems/world.md.
 """
 
@@ -31,6 +32,10 @@ def save_truth(data_dir: Path, world: World) -> Path:
     arrays: dict[str, Any] = {
         "account_ids": pop.ids,
         "interests": pop.interests,
+        "popularity": pop.popularity,
+        "post_ids": world.history.ids,
+        # The community a post's text is drawn from; -1 for a bot's campaign spam.
+        "post_topic": np.where(pop.bot[world.history.author], -1, world.history.topic),
         "home_community": pop.home,
         "bot": pop.bot,
         "bot_flagged": pop.bot_flag,
