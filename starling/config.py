@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     workers: str = Field(
         "all", description="workers run inside `starling serve`: 'all', 'none' or a comma list"
     )
+    foryou_budget_scale: float = Field(
+        50 / 1500,
+        gt=0,
+        description="For You's latency budgets as a share of the seed's (1.5 s in all); the"
+        " default makes the whole request 50 ms",
+    )
 
     @property
     def rate_limits_on(self) -> bool:

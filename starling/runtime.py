@@ -71,8 +71,6 @@ class Runtime:
         )
         # In-process by default: the engagement graph its worker writes and readers here use.
         self.realgraph = realgraph if realgraph is not None else RealGraph()
-        deps = registry.WorkerDeps(log, outbox, store, cache, settings, self.policy, self.realgraph)
-        self.workers: dict[str, Worker] = registry.build(deps)
         self.actions = Actions(
             store,
             cache,
@@ -88,7 +86,12 @@ class Runtime:
             self.activity,
             self.home.ensure_timeline,
             out_of_network=[RealGraphSource(RealGraphIndex(self.realgraph))],
+            budget_scale=settings.foryou_budget_scale,
         )
+        deps = registry.WorkerDeps(
+            log, outbox, store, cache, settings, self.policy, self.realgraph, self.for_you
+        )
+        self.workers: dict[str, Worker] = registry.build(deps)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -144,7 +147,7 @@ class Runtime:
         for worker in self.workers.values():
             worker.release()
         self.home.runner.close()
-        self.for_you.runner.close()
+        self.for_you.close()
         # The logs first: the outbox writes its held-back positions through the store.
         self.log.close()
         if self.outbox is not self.log:

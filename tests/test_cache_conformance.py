@@ -445,6 +445,43 @@ def test_served_entries_expire(cache_backends: CacheBackends) -> None:
     assert served.explanation(1, post(1)) is None
 
 
+def test_seen_entries_are_apart_from_served_ones(cache_backends: CacheBackends) -> None:
+    cache_backends.seen.record(1, {post(1): ""}, 60)
+    cache_backends.served.record(1, {post(2): "x"}, 60)
+
+    assert cache_backends.seen.served_among(1, [post(1), post(2)]).tolist() == [post(1)]
+    assert cache_backends.served.served_among(1, [post(1), post(2)]).tolist() == [post(2)]
+
+
+# Ranked lists
+
+
+def test_ranked_lists_are_kept_per_viewer_replaced_and_dropped(
+    cache_backends: CacheBackends,
+) -> None:
+    ranked = cache_backends.ranked
+    assert ranked.get(1) is None
+    ranked.put(1, "first", T0, 60)
+    ranked.put(1, "second", T0 + 5, 60)
+    ranked.put(2, "other", T0 + 7, 60)
+    ranked.put(3, "third", T0 + 9, 60)
+
+    assert ranked.get(1) == ("second", T0 + 5)
+    ranked.drop(np.array([1, 3, 4], dtype=np.int64))
+    assert ranked.get(1) is None
+    assert ranked.get(3) is None
+    assert ranked.get(2) == ("other", T0 + 7)
+    ranked.drop([])
+
+
+def test_ranked_lists_expire(cache_backends: CacheBackends) -> None:
+    cache_backends.ranked.put(1, "list", T0, 1)
+
+    time.sleep(1.2)
+
+    assert cache_backends.ranked.get(1) is None
+
+
 # Inputs
 
 

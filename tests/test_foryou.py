@@ -88,6 +88,7 @@ def test_candidates_per_stage(runtime: Runtime, accounts: Accounts) -> None:
         "social-proof": 5,  # the stranger's post nobody vouched for
         "repost-dedup": 5,
         "not-served": 5,
+        "not-seen": 5,
         "not-hidden": 5,
         "author-diversity": 5,
         "heuristic-score": 5,

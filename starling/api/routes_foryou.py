@@ -1,25 +1,41 @@
-"""GET /api/v1/timelines/for_you and its explain endpoint. See docs/subsystems/foryou.md
-and docs/subsystems/api.md."""
+"""GET /api/v1/timelines/for_you, its streaming variant, the seen reports and the explain
+endpoint. See docs/subsystems/foryou.md and docs/subsystems/api.md."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
 
-from starling.api.deps import ForYouDep, ReadStatuses, RendererDep, SettingsDep
+from starling.api.deps import ForYouDep, ReadStatuses, RendererDep, SettingsDep, WriteStatuses
 from starling.api.errors import ApiError
-from starling.api.forms import parsed
+from starling.api.forms import Form, parse_uint, parsed
 from starling.api.paging import Paged, add_link, cursor
 from starling.api.render import Entity
-from starling.foryou.timeline import PAGE_SIZE
+from starling.api.statuses import Renderer
+from starling.foryou.timeline import PAGE_SIZE, ForYouTimeline
 
 router = APIRouter(tags=["timelines"])
+
+RANKING_HEADER = "X-Starling-Ranking"  # heavy, light, heuristic, chronological or stale
+STREAM_LIMIT = 200  # entries one stream answers at most
+SEEN_IDS = 200  # ids one seen report holds at most
 
 
 class ForYouForm(Paged):
     limit: int = PAGE_SIZE
     max_limit: ClassVar[int] = PAGE_SIZE
+
+
+class StreamForm(Form):
+    limit: int = PAGE_SIZE
+
+
+class SeenForm(Form):
+    ids: list[str] | str = []
 
 
 @router.get("/api/v1/timelines/for_you")
@@ -34,20 +50,64 @@ def for_you(
 ) -> list[Entity]:
     """The ranked timeline, best first. A page is never served twice, so the next page
     (rel="next") is simply what is best among the rest, whatever its max_id; since_id
-    and min_id (rel="prev") ask only for posts newer than the newest shown."""
+    and min_id (rel="prev") ask only for posts newer than the newest shown. The
+    X-Starling-Ranking header names the ranking tier that served the page."""
     page = form.page()
-    entries = for_you.read(me, since_id=page.since_id, min_id=page.min_id, limit=page.limit)
+    served = for_you.serve(me, since_id=page.since_id, min_id=page.min_id, limit=page.limit)
+    response.headers[RANKING_HEADER] = served.ranking
     # The links' cursors are ids, so they name the page's oldest and newest posts.
-    add_link(
-        response, settings.public_url, request.url, sorted((p.id for p in entries), reverse=True)
+    ids = sorted((p.id for p in served.posts), reverse=True)
+    add_link(response, settings.public_url, request.url, ids)
+    return render.statuses(served.posts, me)
+
+
+@router.get("/api/v1/timelines/for_you/stream")
+def stream(
+    for_you: ForYouDep,
+    render: RendererDep,
+    me: ReadStatuses,
+    form: Annotated[StreamForm, Depends(parsed(StreamForm))],
+) -> StreamingResponse:
+    """Up to `limit` (at most 200) entries as NDJSON, in ranked order, written as they are
+    produced: a first line {"ranking": tier}, then one Mastodon Status per line. The
+    first page is written as soon as it is ranked; the next come from the same ranked
+    list, each recorded as served when it is written."""
+    limit = min(max(form.limit, 1), STREAM_LIMIT)
+    return StreamingResponse(
+        _lines(for_you, render, me, limit),
+        media_type="application/x-ndjson",
     )
-    return render.statuses(entries, me)
+
+
+def _lines(for_you: ForYouTimeline, render: Renderer, me: int, limit: int) -> Iterator[str]:
+    for number, served in enumerate(for_you.pages(me, limit)):
+        if number == 0:
+            yield json.dumps({"ranking": served.ranking}) + "\n"
+        for status in render.statuses(served.posts, me):
+            yield json.dumps(status) + "\n"
+
+
+@router.post("/api/v1/timelines/for_you/seen")
+def seen(
+    for_you: ForYouDep,
+    me: WriteStatuses,
+    form: Annotated[SeenForm, Depends(parsed(SeenForm))],
+) -> dict[str, Any]:
+    """Entries the client showed on screen (`ids[]`, at most 200): never served again.
+    Served is not seen: an entry served but scrolled past is left out by the served
+    record; this one also holds what another client of the viewer showed."""
+    raw = form.ids if isinstance(form.ids, list) else [form.ids]
+    ids = [parse_uint(value) for value in raw]
+    if not raw or len(raw) > SEEN_IDS or any(i is None or i == 0 for i in ids):
+        raise ApiError(422, f"Validation failed: ids must be 1 to {SEEN_IDS} status ids")
+    for_you.report_seen(me, [i for i in ids if i is not None])
+    return {}
 
 
 @router.get("/api/v1/timelines/for_you/explain/{entry_id}")
 def explain(for_you: ForYouDep, me: ReadStatuses, entry_id: str) -> dict[str, Any]:
     """Why an entry of the viewer's For You timeline was served: its source, score,
-    features, social proof and the filters it passed."""
+    ranking tier, features, social proof and the filters it passed."""
     wanted = cursor("id", entry_id)
     found = None if wanted is None else for_you.explain(me, wanted)
     if found is None:

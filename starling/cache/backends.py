@@ -1,4 +1,4 @@
-"""Opens the six cache roles together: in-process, on one Redis, or on a Redis Cluster.
+"""Opens the cache roles together: in-process, on one Redis, or on a Redis Cluster.
 
 See docs/subsystems/cache.md.
 """
@@ -18,6 +18,7 @@ from starling.cache.base import (
     Counters,
     IdempotencyKeys,
     MembershipSets,
+    RankedLists,
     ServedEntries,
     TimelineCache,
 )
@@ -37,6 +38,8 @@ class CacheBackends:
     idempotency: IdempotencyKeys
     sets: MembershipSets
     served: ServedEntries
+    seen: ServedEntries
+    ranked: RankedLists
 
     def close(self) -> None:
         roles = (
@@ -46,6 +49,8 @@ class CacheBackends:
             self.idempotency,
             self.sets,
             self.served,
+            self.seen,
+            self.ranked,
         )
         for role in roles:
             role.close()
@@ -64,6 +69,8 @@ def open_cache(
             idempotency=memory.MemoryIdempotencyKeys(),
             sets=memory.MemoryMembershipSets(),
             served=memory.MemoryServedEntries(),
+            seen=memory.MemoryServedEntries(),
+            ranked=memory.MemoryRankedLists(),
         )
     redis_backend.check_prefix(key_prefix)  # before connecting: nothing left open on error
     servers = connect(redis_url)
@@ -74,6 +81,8 @@ def open_cache(
         idempotency=redis_backend.RedisIdempotencyKeys(servers, key_prefix),
         sets=redis_backend.RedisMembershipSets(servers, key_prefix),
         served=redis_backend.RedisServedEntries(servers, key_prefix),
+        seen=redis_backend.RedisServedEntries(servers, key_prefix, "seen"),
+        ranked=redis_backend.RedisRankedLists(servers, key_prefix),
     )
 
 

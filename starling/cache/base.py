@@ -122,7 +122,8 @@ class MembershipSets(Protocol):
 
 class ServedEntries(Protocol):
     """`served:{viewer}`: the entries a ranked timeline served a viewer, each with why it
-    was served (an explanation, opaque here), kept for `ttl_s` after the latest serve."""
+    was served (an explanation, opaque here), kept for `ttl_s` after the latest serve.
+    The same role under `seen:{viewer}` keeps the entries the viewer reports as seen."""
 
     def record(self, viewer_id: int, explanations: Mapping[int, str], ttl_s: int) -> None:
         """Adds served entries (entry id -> explanation) and restarts the expiry."""
@@ -132,5 +133,23 @@ class ServedEntries(Protocol):
 
     def explanation(self, viewer_id: int, entry_id: int) -> str | None:
         """Why an entry was served to the viewer; None when it was not (or has expired)."""
+
+    def close(self) -> None: ...
+
+
+class RankedLists(Protocol):
+    """`ranked:{viewer}`: a ranked timeline's scored candidate list for a viewer (opaque
+    here) and when it was ranked (ms since the epoch), kept for `ttl_s`: the reader
+    decides how long it is fresh, and serves it stale past that when nothing better is
+    at hand."""
+
+    def put(self, viewer_id: int, ranked: str, ranked_at: int, ttl_s: int) -> None:
+        """Replaces the viewer's list, in one round trip."""
+
+    def get(self, viewer_id: int) -> tuple[str, int] | None:
+        """The viewer's list and when it was ranked; None when there is none."""
+
+    def drop(self, viewer_ids: UserIds) -> None:
+        """Forgets the lists of these viewers (their follows or blocks changed)."""
 
     def close(self) -> None: ...

@@ -1,5 +1,6 @@
 """In-process backends of the celebrity index, counters, idempotency keys, membership
-sets and served entries, the default when no Redis is configured (timelines: memory_timelines.py).
+sets, served entries and ranked lists, the default when no Redis is configured
+(timelines: memory_timelines.py).
 See docs/subsystems/cache.md.
 """
 
@@ -205,3 +206,36 @@ class MemoryServedEntries:
             return
         self._viewers = {v: rec for v, rec in self._viewers.items() if rec[0] > now}
         self._sweep_at = max(SWEEP_MIN_RECORDS, 2 * len(self._viewers))
+
+
+class MemoryRankedLists:
+    """Per viewer: the list, when it was ranked and its expiry time; expired lists are
+    swept whenever the dict doubles."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lists: dict[int, tuple[str, int, float]] = {}
+        self._sweep_at = SWEEP_MIN_RECORDS
+
+    def put(self, viewer_id: int, ranked: str, ranked_at: int, ttl_s: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._lists) >= self._sweep_at:
+                self._lists = {v: rec for v, rec in self._lists.items() if rec[2] > now}
+                self._sweep_at = max(SWEEP_MIN_RECORDS, 2 * len(self._lists))
+            self._lists[viewer_id] = (ranked, ranked_at, now + ttl_s)
+
+    def get(self, viewer_id: int) -> tuple[str, int] | None:
+        with self._lock:
+            found = self._lists.get(viewer_id)
+        if found is None or found[2] <= time.monotonic():
+            return None
+        return found[0], found[1]
+
+    def drop(self, viewer_ids: UserIds) -> None:
+        with self._lock:
+            for viewer_id in id_array(viewer_ids).tolist():
+                self._lists.pop(viewer_id, None)
+
+    def close(self) -> None:
+        """Nothing to release."""

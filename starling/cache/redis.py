@@ -10,6 +10,8 @@ Key layout (after the key prefix; <x> is a value, braces are literal hash tags):
   idempotency:<key>           string: "" while pending, then the response
   set:<name>                  set
   served:<viewer>             hash: entry id -> explanation, expiring
+  seen:<viewer>               hash: entry id -> "", expiring (served entries' role)
+  ranked:<viewer>             hash: "list" -> the ranked list, "at" -> when ranked, expiring
 
 A hash tag keeps a timeline and its `:reposts` set in one cluster slot, since the scripts
 touch both; every other operation touches one key, or one key per command of a pipeline.
@@ -345,7 +347,12 @@ class RedisMembershipSets(_RedisRole):
 
 class RedisServedEntries(_RedisRole):
     """One hash per viewer; a serve writes its entries and restarts the expiry in one
-    pipeline (the hash is one key, so one slot on a cluster)."""
+    pipeline (the hash is one key, so one slot on a cluster). `name` is the key's first
+    part: served, or seen."""
+
+    def __init__(self, servers: Servers, prefix: str, name: str = "served") -> None:
+        super().__init__(servers, prefix)
+        self._name = name
 
     def record(self, viewer_id: int, explanations: Mapping[int, str], ttl_s: int) -> None:
         if not explanations:
@@ -368,4 +375,26 @@ class RedisServedEntries(_RedisRole):
         return None if found is None else str(found)
 
     def _key(self, viewer_id: int) -> str:
-        return f"{self._prefix}served:{int(viewer_id)}"
+        return f"{self._prefix}{self._name}:{int(viewer_id)}"
+
+
+class RedisRankedLists(_RedisRole):
+    """One hash per viewer, written with its expiry in one pipeline (one key, one slot)."""
+
+    def put(self, viewer_id: int, ranked: str, ranked_at: int, ttl_s: int) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hset(self._key(viewer_id), mapping={"list": ranked, "at": int(ranked_at)})
+        pipe.expire(self._key(viewer_id), ttl_s)
+        pipe.execute()
+
+    def get(self, viewer_id: int) -> tuple[str, int] | None:
+        ranked, at = self._client.hmget(self._key(viewer_id), ["list", "at"])
+        return None if ranked is None or at is None else (str(ranked), int(at))
+
+    def drop(self, viewer_ids: UserIds) -> None:
+        keys = [self._key(viewer) for viewer in _ids(viewer_ids)]
+        if keys:
+            self._client.delete(*keys)
+
+    def _key(self, viewer_id: int) -> str:
+        return f"{self._prefix}ranked:{int(viewer_id)}"

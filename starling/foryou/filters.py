@@ -1,5 +1,5 @@
 """For You's own filters (the shared ones are in starling/mixer/filters.py): own posts,
-age, social proof, served before, author diversity. Each returns a keep-mask for the
+age, social proof, served before, seen before, author diversity. Each returns a keep-mask for the
 whole batch. See docs/subsystems/foryou.md.
 """
 
@@ -66,6 +66,7 @@ class NotServed(Filter[Query]):
     served record lasts): one cache read. Without the cache nothing is removed."""
 
     id = "not-served"
+    operation = "for_you_served"  # what a cache outage is counted as
 
     def __init__(self, served: ServedEntries) -> None:
         self.served = served
@@ -75,10 +76,19 @@ class NotServed(Filter[Query]):
         try:
             served = self.served.served_among(query.viewer_id, asked)
         except CacheUnavailable as exc:
-            degraded("for_you_served", exc)
+            degraded(self.operation, exc)
             return np.ones(len(candidates), dtype=np.bool_)
         keep: Mask = ~(np.isin(candidates.post_id, served) | np.isin(candidates.source_id, served))
         return keep
+
+
+class NotSeen(NotServed):
+    """Neither the entry nor its source post was reported seen by the viewer (the `seen`
+    record, as the served one: an entry served but scrolled past unseen is still left
+    out by `not-served`; one seen in another session or client is left out here)."""
+
+    id = "not-seen"
+    operation = "for_you_seen"
 
 
 class AuthorDiversity(Filter[Query]):

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from starling.mixer.candidates import Candidates, Mask
 from starling.mixer.components import Source
+from starling.mixer.quality import scaled
 from starling.mixer.query import Query
 from starling.store.base import IdArray
 
@@ -39,7 +40,11 @@ class OutOfNetworkSource(Source[Query]):
         self.limit = limit
 
     def fetch(self, query: Query) -> Candidates:
-        proposed = self.index.candidates(query.viewer_id, query.following, self.limit)
+        return self.fetch_scaled(query, 1.0)
+
+    def fetch_scaled(self, query: Query, quality: float) -> Candidates:
+        limit = scaled(self.limit, quality)
+        proposed = self.index.candidates(query.viewer_id, query.following, limit)
         batch = Candidates.of([post_id for post_id, _ in proposed])
         return batch.with_social_proof([proof for _, proof in proposed])
 

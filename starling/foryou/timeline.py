@@ -1,37 +1,77 @@
 """The For You timeline, declared as a pipeline on the mixer's runner: the in-network
 source and the out-of-network sources it is given, run side by side and fail-open;
 posts, engagement counts and author features hydrated in batches; filtered cheapest
-first; scored by the heuristic scorer; a ranked page with at most two out-of-network
-entries in a row. Each page served is recorded per viewer with why each entry is there,
-so the next page leaves it out and explain can answer. See docs/subsystems/foryou.md.
+first; ranked by the heaviest rung of its ranking ladder that fits the latency budget; a
+ranked page with at most two out-of-network entries in a row. Each page served is
+recorded per viewer with why each entry is there, so the next page leaves it out and
+explain can answer.
+
+A request is served from the viewer's ranked list when a fresh one is cached (kept by
+the precompute worker, or left by the previous page); otherwise the pipeline runs, its
+first page is returned, and the rest of its list is cached for the next pages off the
+request's path. When the pipeline fails, or has spent its whole budget before ranking,
+the viewer's last list is served stale. See docs/subsystems/foryou.md.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends
 from starling.cache.errors import CacheUnavailable, degraded
-from starling.foryou.filters import AuthorDiversity, Clock, NotOwn, NotServed, Recent, SocialProof
+from starling.foryou import ranked_list
+from starling.foryou.budgets import DEFAULT_SCALE, budgets, rung_budget
+from starling.foryou.filters import (
+    AuthorDiversity,
+    Clock,
+    NotOwn,
+    NotSeen,
+    NotServed,
+    Recent,
+    SocialProof,
+)
 from starling.foryou.hydrators import AuthorFollowers, EngagementCounts
+from starling.foryou.precompute import FRESH_MS, RecentReaders
+from starling.foryou.ranked_list import RankedList
 from starling.foryou.scoring import HeuristicScorer
 from starling.foryou.selector import RankedPage
 from starling.foryou.sources import IN_NETWORK_CANDIDATES
 from starling.ids import now_ms
-from starling.mixer import Mixed, Page, Pipeline, Query, Runner, Source
+from starling.mixer import Filter, Mixed, Page, Pipeline, Query, Runner, Source
 from starling.mixer.candidates import FEATURES, Candidates
 from starling.mixer.filters import Live, NotHidden, RepostDedup
 from starling.mixer.follows import FollowSet
 from starling.mixer.in_network import EnsureTimeline, InNetworkSource
+from starling.mixer.ladder import CHRONOLOGICAL, Rung
+from starling.mixer.latency import Clock as Timer
 from starling.mixer.posts import PostRecords
 from starling.model import Post
 from starling.store.base import Store
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 35
 SERVED_TTL_S = 48 * 3600  # as long as an entry can pass the age filter
+SEEN_TTL_S = SERVED_TTL_S
+RANKED_TTL_S = 3600  # a list is fresh for FRESH_MS, then kept this long as the stale fallback
+STALE = "stale"
+
+
+@dataclass(frozen=True)
+class Served:
+    """One page: its posts, the ranking tier that served it (heavy, light, heuristic,
+    chronological or stale) and the list it came from, for the pages after it."""
+
+    posts: list[Post]
+    ranking: str
+    listed: RankedList | None
 
 
 class ForYouTimeline:
@@ -43,15 +83,23 @@ class ForYouTimeline:
         ensure_timeline: EnsureTimeline,
         out_of_network: Sequence[Source[Query]] = (),
         clock: Clock = now_ms,
+        budget_scale: float = DEFAULT_SCALE,
+        timer: Timer = time.perf_counter,
     ) -> None:
         self.store = store
         self.cache = cache
         self.clock = clock
+        self.budget_scale = budget_scale
         in_network = InNetworkSource(
             store, cache, activity, ensure_timeline, candidates=IN_NETWORK_CANDIDATES
         )
         self.pipeline = self._pipeline([in_network, *out_of_network])
-        self.runner = Runner(self.pipeline)
+        self.runner = Runner(self.pipeline, clock=timer)
+        self.readers = RecentReaders(clock)
+        self._page_filters: list[Filter[Query]] = [NotServed(cache.served), NotSeen(cache.seen)]
+        self._page_checks: list[Filter[Query]] = [Live(), NotHidden(store)]
+        self._keeper = ThreadPoolExecutor(1, thread_name_prefix="for_you-keeper")
+        self._kept: Future[None] | None = None
 
     def _pipeline(self, sources: Sequence[Source[Query]]) -> Pipeline[Query]:
         """For You, declared. Filters run cheapest first, except that author diversity
@@ -73,12 +121,25 @@ class ForYouTimeline:
                 SocialProof(),
                 RepostDedup(),
                 NotServed(self.cache.served),
+                NotSeen(self.cache.seen),
                 NotHidden(store),
                 AuthorDiversity(),
             ],
-            scorers=[HeuristicScorer(self.clock)],
+            ranking=self._ranking(),
             selectors=[RankedPage()],
+            budgets=budgets(self.budget_scale),
         )
+
+    def _ranking(self) -> list[Rung[Query]]:
+        """The ladder, heaviest first; past its last rung the runner ranks newest first.
+        The trained rankers go in their rungs: heavy is [light, heavy] (the light
+        ranker's cut, then the heavy ranker), light is [light]."""
+        scale = self.budget_scale
+        return [
+            Rung("heavy", [], rung_budget("heavy", scale)),
+            Rung("light", [], rung_budget("light", scale)),
+            Rung("heuristic", [HeuristicScorer(self.clock)], rung_budget("heuristic", scale)),
+        ]
 
     def read(
         self,
@@ -90,13 +151,93 @@ class ForYouTimeline:
     ) -> list[Post]:
         """The next ranked page: the best entries not served to the viewer yet (newer
         than since_id or min_id when given); recorded as served."""
-        mixed = self.mix(Query(viewer_id, Page(since_id=since_id, min_id=min_id, limit=limit)))
-        self._record_served(mixed)
-        return mixed.candidates.records()
+        return self.serve(viewer_id, since_id=since_id, min_id=min_id, limit=limit).posts
+
+    def serve(
+        self,
+        viewer_id: int,
+        *,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> Served:
+        """As `read`, with the tier that ranked the page and the list it came from."""
+        self.readers.read(viewer_id)
+        query = Query(viewer_id, Page(since_id=since_id, min_id=min_id, limit=limit))
+        newer = query.page.lower is not None  # a cached list knows nothing newer
+        listed = None if newer else self._listed(viewer_id)
+        if listed is not None and self.clock() - listed.ranked_at < FRESH_MS:
+            served = self.next_page(viewer_id, listed, limit)
+            if served.posts:
+                return served
+        try:
+            mixed = self.mix(query)
+        except Exception:
+            if listed is None:
+                raise
+            log.exception("For You serves a stale list: the pipeline failed")
+            return self.next_page(viewer_id, listed, limit, stale=True)
+        if mixed.trace.late and listed is not None:
+            return self.next_page(viewer_id, listed, limit, stale=True)
+        ranking = mixed.trace.ranking or CHRONOLOGICAL
+        kept = None
+        if not newer and ranking != CHRONOLOGICAL:  # a degraded list is not worth keeping
+            kept = RankedList(ranking, mixed.scored, self.clock())
+            self._keep_later(viewer_id, kept)
+        self._record_served(viewer_id, mixed.candidates, ranking)
+        return Served(mixed.candidates.records(), ranking, kept)
+
+    def next_page(
+        self, viewer_id: int, listed: RankedList, limit: int = PAGE_SIZE, *, stale: bool = False
+    ) -> Served:
+        """The next page of a ranked list: its best entries neither served nor seen, whose
+        posts are still live and not hidden (two cache reads and two store reads)."""
+        query = Query(viewer_id, Page(limit=limit))
+        rest = listed.candidates
+        for check in self._page_filters:
+            if len(rest):
+                rest = rest.take(check.keep(query, rest))
+        page = rest.take(RankedPage().select(query, rest)) if len(rest) else rest
+        if len(page):
+            page = PostRecords(self.store).hydrate(query, page)
+        for check in self._page_checks:
+            if len(page):
+                page = page.take(check.keep(query, page))
+        ranking = STALE if stale else listed.tier
+        self._record_served(viewer_id, page, ranking, listed.tier)
+        return Served(page.records(), ranking, listed)
+
+    def pages(self, viewer_id: int, limit: int) -> Iterator[Served]:
+        """Pages of PAGE_SIZE until `limit` entries: the first as `serve` answers it, the
+        next from the same ranked list (for the streaming endpoint)."""
+        served = self.serve(viewer_id, limit=min(limit, PAGE_SIZE))
+        left = limit - len(served.posts)
+        yield served
+        while left > 0 and served.posts and served.listed is not None:
+            stale = served.ranking == STALE
+            served = self.next_page(viewer_id, served.listed, min(left, PAGE_SIZE), stale=stale)
+            left -= len(served.posts)
+            yield served
 
     def mix(self, query: Query) -> Mixed[Query]:
         """One run of the pipeline: the page's candidates and the trace of every step."""
         return self.runner.run(query)
+
+    def precompute(self, viewer_id: int) -> None:
+        """Ranks the viewer's list and caches it (the precompute worker's step)."""
+        mixed = self.mix(Query(viewer_id, Page(limit=PAGE_SIZE)))
+        ranking = mixed.trace.ranking or CHRONOLOGICAL
+        if ranking != CHRONOLOGICAL:
+            self._keep(viewer_id, RankedList(ranking, mixed.scored, self.clock()))
+
+    def forget(self, viewer_ids: Collection[int]) -> None:
+        """Drops the viewers' lists (what they follow or hide changed)."""
+        self.readers.forget(viewer_ids)
+        self.cache.ranked.drop(list(viewer_ids))
+
+    def report_seen(self, viewer_id: int, entry_ids: Sequence[int]) -> None:
+        """Entries the viewer's client showed on screen: never served to it again."""
+        self.cache.seen.record(viewer_id, dict.fromkeys(entry_ids, ""), SEEN_TTL_S)
 
     def explain(self, viewer_id: int, entry_id: int) -> dict[str, Any] | None:
         """Why an entry served to the viewer is there; None for one not served to them."""
@@ -107,30 +248,66 @@ class ForYouTimeline:
             return None
         return None if found is None else dict(json.loads(found))
 
-    def _record_served(self, mixed: Mixed[Query]) -> None:
-        explanations = _explanations(self.pipeline, mixed.candidates, self.clock())
+    def settle(self) -> None:
+        """Waits until the lists being cached off the request path are written."""
+        kept = self._kept
+        if kept is not None:
+            kept.result()
+
+    def close(self) -> None:
+        self._keeper.shutdown(wait=True)
+        self.runner.close()
+
+    def _listed(self, viewer_id: int) -> RankedList | None:
         try:
-            self.cache.served.record(mixed.query.viewer_id, explanations, SERVED_TTL_S)
+            found = self.cache.ranked.get(viewer_id)
+        except CacheUnavailable as exc:
+            degraded("for_you_ranked", exc)  # no precompute: the pipeline runs
+            return None
+        return None if found is None else ranked_list.decode(*found)
+
+    def _keep_later(self, viewer_id: int, listed: RankedList) -> None:
+        self._kept = self._keeper.submit(self._keep, viewer_id, listed)
+
+    def _keep(self, viewer_id: int, listed: RankedList) -> None:
+        stored = ranked_list.encode(listed.tier, listed.candidates)
+        try:
+            self.cache.ranked.put(viewer_id, stored, listed.ranked_at, RANKED_TTL_S)
+        except CacheUnavailable as exc:
+            degraded("for_you_ranked", exc)
+            return
+        self.readers.ranked(viewer_id, listed.ranked_at)
+
+    def _record_served(
+        self, viewer_id: int, page: Candidates, ranking: str, tier: str | None = None
+    ) -> None:
+        explanations = self._explanations(page, ranking, tier or ranking)
+        try:
+            self.cache.served.record(viewer_id, explanations, SERVED_TTL_S)
         except CacheUnavailable as exc:
             degraded("for_you_served", exc)
 
-
-def _explanations(pipeline: Pipeline[Query], page: Candidates, served_at: int) -> dict[int, str]:
-    """Entry id -> why it was served: its source, score, features, social proof and the
-    filters it passed (every filter: a served entry survived them all)."""
-    passed = [f.id for f in pipeline.filters]
-    sources = [s.id for s in pipeline.sources]
-    return {
-        int(page.post_id[row]): json.dumps(
-            {
-                "source": sources[int(page.pipeline[row])],
-                "score": float(page.score[row]),
-                "scorer": pipeline.scorers[-1].id,
-                "features": dict(zip(FEATURES, page.features[row].tolist(), strict=True)),
-                "social_proof": [str(a) for a in page.social_proof[row]],
-                "filters_passed": passed,
-                "served_at": served_at,
-            }
-        )
-        for row in range(len(page))
-    }
+    def _explanations(self, page: Candidates, ranking: str, tier: str) -> dict[int, str]:
+        """Entry id -> why it was served: its source, score and the scorer that gave it,
+        the ranking tier, features, social proof and the filters it passed (every
+        filter: a served entry survived them all)."""
+        pipeline = self.pipeline
+        passed = [f.id for f in pipeline.filters]
+        sources = [s.id for s in pipeline.sources]
+        scorer = self.runner.scorer_of(tier)
+        served_at = self.clock()
+        return {
+            int(page.post_id[row]): json.dumps(
+                {
+                    "source": sources[int(page.pipeline[row])],
+                    "score": float(page.score[row]),
+                    "scorer": scorer,
+                    "ranking": ranking,
+                    "features": dict(zip(FEATURES, page.features[row].tolist(), strict=True)),
+                    "social_proof": [str(a) for a in page.social_proof[row]],
+                    "filters_passed": passed,
+                    "served_at": served_at,
+                }
+            )
+            for row in range(len(page))
+        }

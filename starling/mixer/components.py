@@ -42,6 +42,12 @@ class Source(Component, Generic[Q_contra]):
     @abstractmethod
     def fetch(self, query: Q_contra) -> Candidates: ...
 
+    def fetch_scaled(self, query: Q_contra, quality: float) -> Candidates:
+        """`fetch` asked for `quality` (0.1-1.0) times its usual candidates: the source's
+        quality factor, when its product has latency budgets. A source that cannot size
+        its answer serves `fetch`."""
+        return self.fetch(query)
+
 
 class Hydrator(Component, Generic[Q_contra]):
     """Fills columns of every row: the same rows come back, in the same order."""

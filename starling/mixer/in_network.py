@@ -15,6 +15,7 @@ from starling.cache.errors import CacheUnavailable, degraded
 from starling.ids import now_ms
 from starling.mixer.candidates import Candidates
 from starling.mixer.components import Source
+from starling.mixer.quality import scaled
 from starling.mixer.query import Page, Query
 from starling.store.base import IdArray, Store
 
@@ -46,13 +47,16 @@ class InNetworkSource(Source[Query]):
         self.candidates = candidates  # how many to fetch; None: enough for the page
 
     def fetch(self, query: Query) -> Candidates:
+        return self.fetch_scaled(query, 1.0)
+
+    def fetch_scaled(self, query: Query, quality: float) -> Candidates:
         # Over-fetch: some entries are filtered out (deleted, unfollowed, duplicate source).
         # With min_id the page sits just above it, so every newer entry is a candidate;
         # otherwise the pushed entries' over-fetch bounds the whole merge: only the newest
         # `fetch` candidates can make the page, however many celebrities and follows add.
         bounded = query.page.min_id is None
         fetch = 2 * query.page.limit + 20 if bounded else self.cache.timelines.capacity
-        fetch = self.candidates or fetch
+        fetch = scaled(self.candidates, quality) if self.candidates else fetch
         try:
             ids = self._cached(query.viewer_id, query.following, query.page, fetch)
         except CacheUnavailable as exc:

@@ -1,7 +1,8 @@
 """A product's pipeline, declared as data: which components run at each step.
 
 The runner owns the step order; a product only lists its components. Filters are listed
-cheapest first. See docs/subsystems/mixer.md.
+cheapest first. A product may declare its ranking as a ladder of rungs, heaviest first
+(ladder.py), and its latency budgets per phase (budgets.py). See docs/subsystems/mixer.md.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic
 
+from starling.mixer.budgets import Budgets
 from starling.mixer.components import (
     Component,
     Decorator,
@@ -23,8 +25,10 @@ from starling.mixer.components import (
     Selector,
     Source,
 )
+from starling.mixer.ladder import NewestFirst, Rung
 
 MERGE = "merge"  # the step id of the merge of every source's candidates
+RESERVED = (MERGE, NewestFirst.id)  # step ids the runner's own steps use
 
 
 @dataclass(frozen=True)
@@ -37,11 +41,13 @@ class Pipeline(Generic[Q]):
     filters: Sequence[Filter[Q]] = ()
     post_filter_hydrators: Sequence[Hydrator[Q]] = ()
     scorers: Sequence[Scorer[Q]] = ()
+    ranking: Sequence[Rung[Q]] = ()  # after the scorers: the ladder, heaviest rung first
     selectors: Sequence[Selector[Q]] = ()
     decorators: Sequence[Decorator[Q]] = ()
+    budgets: Budgets | None = None
 
     def __post_init__(self) -> None:
-        counts = Counter([MERGE, *self.step_ids()])
+        counts = Counter([*RESERVED, *self.step_ids()])
         repeated = [step_id for step_id, n in counts.items() if n > 1]
         if repeated:
             raise ValueError(f"{self.product}: step ids used twice: {', '.join(repeated)}")
@@ -59,6 +65,12 @@ class Pipeline(Generic[Q]):
             *self.filters,
             *self.post_filter_hydrators,
             *self.scorers,
+            *self.ranking_scorers(),
             *self.selectors,
             *self.decorators,
         ]
+
+    def ranking_scorers(self) -> list[Scorer[Q]]:
+        """Every rung's scorers, each once (a light ranker may sit in two rungs)."""
+        unique = {id(s): s for rung in self.ranking for s in rung.scorers}
+        return list(unique.values())

@@ -15,7 +15,6 @@ pool thread would cost a thread switch on every request. See docs/subsystems/mix
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, wait
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from starling.mixer.candidates import Candidates
 from starling.mixer.components import Q, Source
+from starling.mixer.latency import Clock
 from starling.mixer.trace import Step
 
 log = logging.getLogger(__name__)
@@ -35,29 +35,37 @@ class SourceTimedOut(TimeoutError):
 
 
 def fetch_all(
-    pool: Executor, sources: Sequence[Source[Q]], query: Q
+    pool: Executor,
+    sources: Sequence[Source[Q]],
+    query: Q,
+    qualities: Sequence[float],
+    clock: Clock,
 ) -> tuple[list[Candidates], list[Step]]:
-    """Each source's candidates (stamped with its index) and its step, in declared order."""
+    """Each source's candidates (stamped with its index) and its step, in declared order;
+    each source is asked at its quality factor (1.0 for a product without budgets)."""
     if len(sources) == 1:
-        return _alone(sources[0], query)
-    started = time.perf_counter()
-    futures = [pool.submit(_timed, source, query) for source in sources]
+        return _alone(sources[0], query, qualities[0], clock)
+    started = clock()
+    futures = [
+        pool.submit(_timed, source, query, quality, clock)
+        for source, quality in zip(sources, qualities, strict=True)
+    ]
     batches: list[Candidates] = []
     steps: list[Step] = []
     failures: list[BaseException] = []
     for index, (source, future) in enumerate(zip(sources, futures, strict=True)):
         deadline = started + source.timeout_s
-        done, _ = wait([future], timeout=max(0.0, deadline - time.perf_counter()))
+        done, _ = wait([future], timeout=max(0.0, deadline - clock()))
         if not done:
             future.cancel()
             failures.append(SourceTimedOut(f"{source.id}: no answer in {source.timeout_s} s"))
-            steps.append(_dropped(source, "timeout", time.perf_counter() - started))
+            steps.append(_dropped(source, "timeout", clock() - started))
             continue
         error = future.exception()
         if error is not None:
             failures.append(error)
             why = f"{type(error).__name__}: {error}"
-            steps.append(_dropped(source, why, time.perf_counter() - started))
+            steps.append(_dropped(source, why, clock() - started))
             continue
         batch, seconds = future.result()
         batches.append(_stamped(batch, index))
@@ -67,8 +75,10 @@ def fetch_all(
     return batches, steps
 
 
-def _alone(source: Source[Q], query: Q) -> tuple[list[Candidates], list[Step]]:
-    batch, seconds = _timed(source, query)
+def _alone(
+    source: Source[Q], query: Q, quality: float, clock: Clock
+) -> tuple[list[Candidates], list[Step]]:
+    batch, seconds = _timed(source, query, quality, clock)
     return [_stamped(batch, 0)], [Step("source", source.id, seconds, 0, len(batch))]
 
 
@@ -76,10 +86,10 @@ def _stamped(batch: Candidates, index: int) -> Candidates:
     return batch.with_columns(pipeline=np.full(len(batch), index, dtype=np.int16))
 
 
-def _timed(source: Source[Q], query: Q) -> Fetched:
-    started = time.perf_counter()
-    batch = source.fetch(query)
-    return batch, time.perf_counter() - started
+def _timed(source: Source[Q], query: Q, quality: float, clock: Clock) -> Fetched:
+    started = clock()
+    batch = source.fetch_scaled(query, quality)
+    return batch, clock() - started
 
 
 def _dropped(source: Source[Q], why: str, seconds: float) -> Step:

@@ -1,7 +1,9 @@
 """What one run of a pipeline did, step by step: for the caller, tests and explain.
 
 Each step records its kind, id, time and the candidates it received and passed on; a
-filter also records the post ids it removed; a dropped source records why. See
+filter also records the post ids it removed; a dropped source records why. The trace
+also sums the time of each phase (budgets.py), names the phases over their budget and
+the ranking tier that ranked the candidates (ladder.py). See
 docs/subsystems/mixer.md.
 """
 
@@ -39,6 +41,10 @@ class Trace:
     product: str
     steps: list[Step] = field(default_factory=list)
     gated_by: str | None = None  # the gate that stopped the request, if one did
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    over_budget: list[str] = field(default_factory=list)  # phases over their budget
+    ranking: str | None = None  # the ladder's tier that ranked, when there is a ladder
+    late: bool = False  # the whole budget was spent before ranking started
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)

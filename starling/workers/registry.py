@@ -14,6 +14,7 @@ from starling.eventlog.base import EventLog
 from starling.eventlog.outbox import OutboxLog
 from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.fanout_policy import ThresholdPolicy
+from starling.foryou.precompute import PrecomputeWorker, Precomputing
 from starling.realgraph import RealGraph
 from starling.simclusters.index import open_index
 from starling.store.base import Store
@@ -27,7 +28,7 @@ from starling.workers.simclusters import SimClustersWorker
 
 RELAY = RelayWorker.name
 # Workers that feed this process's memory for readers here: never a process of their own.
-IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name)
+IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name, PrecomputeWorker.name)
 # Workers that write cache roles: a process of their own needs the shared Redis.
 SHARED_CACHE = (FanoutWorker.name, GraphWorker.name)
 
@@ -43,6 +44,7 @@ class WorkerDeps:
     settings: Settings
     policy: ThresholdPolicy
     realgraph: RealGraph  # the in-process graph its worker writes and the timelines read
+    for_you: Precomputing  # whose active viewers' lists the precompute worker keeps
 
     @property
     def relayed(self) -> bool:
@@ -63,6 +65,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
     "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
     "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
+    "precompute": lambda d: PrecomputeWorker(d.log, d.for_you),
 }
 
 
