@@ -17,6 +17,9 @@ pytest_plugins = [
 
 SETTINGS_PREFIX = "STARLING_"
 TEST_PREFIX = "STARLING_TEST_"  # the test harness's own settings (a Redis to use)
+# For You's latency budgets are for a quiet machine; on a loaded test runner a late request
+# would fall back to a lighter ranking. Tests of the budgets set their own scale.
+ROOMY_BUDGET_SCALE = "100"
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +30,4 @@ def no_starling_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         upper = name.upper()
         if upper.startswith(SETTINGS_PREFIX) and not upper.startswith(TEST_PREFIX):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("STARLING_FORYOU_BUDGET_SCALE", ROOMY_BUDGET_SCALE)

@@ -51,6 +51,7 @@ def for_you(
         runtime.home.ensure_timeline,
         out_of_network=sources,
         clock=clock,
+        budget_scale=runtime.settings.foryou_budget_scale,  # roomy: counted, not timed
     )
 
 
