@@ -29,6 +29,7 @@ from starling.eventlog.open import open_log, open_outbox
 from starling.eventlog.outbox import OutboxLog
 from starling.fanout_policy import FanoutFlags, FlagsFile, ThresholdPolicy
 from starling.foryou import ForYouTimeline
+from starling.foryou.interest_sources import interest_sources
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
@@ -87,7 +88,10 @@ class Runtime:
             cache,
             self.activity,
             self.home.ensure_timeline,
-            out_of_network=[RealGraphSource(RealGraphIndex(self.realgraph))],
+            out_of_network=[
+                RealGraphSource(RealGraphIndex(self.realgraph)),
+                *interest_sources(self.workers),
+            ],
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -17,6 +17,7 @@ from starling.fanout_policy import ThresholdPolicy
 from starling.realgraph import RealGraph
 from starling.simclusters.index import open_index
 from starling.store.base import Store
+from starling.twhin.embeddings import newest
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
 from starling.workers.fanout import FanoutWorker
@@ -24,10 +25,11 @@ from starling.workers.graph import GraphWorker
 from starling.workers.realgraph import RealGraphWorker
 from starling.workers.relay import RelayWorker
 from starling.workers.simclusters import SimClustersWorker
+from starling.workers.twhin import TwhinWorker
 
 RELAY = RelayWorker.name
 # Workers that feed this process's memory for readers here: never a process of their own.
-IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name)
+IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name, TwhinWorker.name)
 # Workers that write cache roles: a process of their own needs the shared Redis.
 SHARED_CACHE = (FanoutWorker.name, GraphWorker.name)
 
@@ -63,6 +65,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
     "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
     "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
+    "twhin": lambda d: TwhinWorker(d.log, d.store, newest(d.settings.data_dir)),
 }
 
 
