@@ -128,6 +128,10 @@ def _add_train(sub: Any) -> None:
     simclusters.add_argument("--min-followers", type=int, default=20, help="to be a producer")
     _add_settings(simclusters)
     simclusters.set_defaults(run=_train_simclusters)
+    embeddings = train.add_parser("embeddings", help="TwHIN-style account embeddings")
+    embeddings.add_argument("--dims", type=int, default=64, help="dimensions per account")
+    _add_settings(embeddings)
+    embeddings.set_defaults(run=_train_embeddings)
 
 
 def _train_simclusters(args: argparse.Namespace) -> int:
@@ -140,6 +144,19 @@ def _train_simclusters(args: argparse.Namespace) -> int:
     try:
         params = TrainParams(min_followers=args.min_followers, clusters=args.clusters)
         print(train(store, directory_in(settings.data_dir), params))
+    finally:
+        store.close()
+    return 0
+
+
+def _train_embeddings(args: argparse.Namespace) -> int:
+    from starling.store.open import open_store
+    from starling.twhin.train import TrainParams, train
+
+    settings = _settings(args)
+    store = open_store(settings.store_location)
+    try:
+        print(train(store, settings.data_dir, TrainParams(dims=args.dims)))
     finally:
         store.close()
     return 0

@@ -29,6 +29,7 @@ from starling.eventlog.open import open_log, open_outbox
 from starling.eventlog.outbox import OutboxLog
 from starling.fanout_policy import FanoutFlags, FlagsFile, ThresholdPolicy
 from starling.foryou import ForYouTimeline
+from starling.foryou.interest_sources import interest_sources
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
@@ -71,6 +72,10 @@ class Runtime:
         )
         # In-process by default: the engagement graph its worker writes and readers here use.
         self.realgraph = realgraph if realgraph is not None else RealGraph()
+        deps = registry.WorkerDeps(
+            log, outbox, store, cache, settings, self.policy, self.realgraph, lambda: self.for_you
+        )
+        self.workers: dict[str, Worker] = registry.build(deps)
         self.actions = Actions(
             store,
             cache,
@@ -85,13 +90,12 @@ class Runtime:
             cache,
             self.activity,
             self.home.ensure_timeline,
-            out_of_network=[RealGraphSource(RealGraphIndex(self.realgraph))],
+            out_of_network=[
+                RealGraphSource(RealGraphIndex(self.realgraph)),
+                *interest_sources(self.workers),
+            ],
             budget_scale=settings.foryou_budget_scale,
         )
-        deps = registry.WorkerDeps(
-            log, outbox, store, cache, settings, self.policy, self.realgraph, self.for_you
-        )
-        self.workers: dict[str, Worker] = registry.build(deps)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 

@@ -239,7 +239,7 @@ def test_the_precompute_worker_keeps_active_viewers_lists_fresh(
     runtime: Runtime, accounts: Accounts
 ) -> None:
     w = world(runtime, accounts)
-    worker = PrecomputeWorker(runtime.log, w.timeline)
+    worker = PrecomputeWorker(runtime.log, lambda: w.timeline)
     w.timeline.serve(w.viewer.id, limit=3)
     w.timeline.settle()
     worker.tick()
@@ -259,7 +259,7 @@ def test_the_precompute_worker_keeps_active_viewers_lists_fresh(
 
 def test_a_follow_drops_the_precomputed_list(runtime: Runtime, accounts: Accounts) -> None:
     w = world(runtime, accounts)
-    worker = PrecomputeWorker(runtime.log, w.timeline)
+    worker = PrecomputeWorker(runtime.log, lambda: w.timeline)
     w.timeline.serve(w.viewer.id, limit=3)
     w.timeline.settle()
 

@@ -71,6 +71,7 @@ def test_no_relay_when_the_workers_read_the_outbox(make_runtime: RuntimeFactory)
         "counts",
         "realgraph",
         "simclusters",
+        "twhin",
         "precompute",
     }
 
@@ -89,6 +90,7 @@ def test_sync_mode_on_redis_streams_relays_then_fans_out(
         "counts",
         "realgraph",
         "simclusters",
+        "twhin",
         "precompute",
     ]
     assert runtime.workers["fanout"].log is runtime.log is not runtime.outbox

@@ -11,6 +11,8 @@ import pytest
 
 from starling.cli import main
 from starling.events import Event, LikeCreated
+from starling.foryou.filters import MIN_SIMILARITY
+from starling.mixer import Page, Query
 from starling.model import Account
 from starling.runtime import Runtime
 from starling.simclusters.candidates import candidates
@@ -184,3 +186,26 @@ def test_cli_trains_a_new_version(planted: Planted, capsys: pytest.CaptureFixtur
     assert main([*argv, "--data-dir", data_dir]) == 0
     assert capsys.readouterr().out.strip().endswith(".npz")
     assert len(versions(planted.directory)) == 1
+
+
+def test_for_you_serves_simclusters_candidates_by_their_similarity(planted: Planted) -> None:
+    planted.train()
+    actions = planted.runtime.actions
+    fans_a, fans_b = planted.consumers
+    # Consumers follow producers only: a consumer's post is out of every viewer's network.
+    liked_in_a = actions.post(fans_a[0].id, "A")
+    liked_in_b = actions.post(fans_b[0].id, "B")
+    for fan in fans_a[1:4]:
+        actions.like(fan.id, liked_in_a.id)
+    for fan in fans_b[1:4]:
+        actions.like(fan.id, liked_in_b.id)
+    viewer = fans_a[5]
+
+    mixed = planted.runtime.for_you.mix(Query(viewer.id, Page(limit=35)))
+
+    counts = mixed.trace.counts()
+    assert (counts["in-network"], counts["real-graph"], counts["simclusters"]) == (0, 0, 1)
+    assert counts["social-proof"] == counts["ranked-page"] == 1
+    assert [p.id for p in mixed.candidates.records()] == [liked_in_a.id]
+    assert mixed.candidates.feature("similarity").tolist() == pytest.approx([1.0])
+    assert mixed.candidates.feature("similarity")[0] >= MIN_SIMILARITY

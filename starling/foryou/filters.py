@@ -20,6 +20,7 @@ Clock = Callable[[], int]  # ms since the epoch
 
 MAX_AGE_MS = 48 * 3600 * 1000
 POSTS_PER_AUTHOR = 3
+MIN_SIMILARITY = 0.2  # cosine, viewer to post, of an interest-based source (benchmarks.md)
 
 
 class NotOwn(Filter[Query]):
@@ -46,8 +47,9 @@ class Recent(Filter[Query]):
 
 
 class SocialProof(Filter[Query]):
-    """In-network, or vouched for by at least one account (an out-of-network source
-    names who engaged with it)."""
+    """In-network, or vouched for by at least one account (a graph source names who
+    engaged with it), or near the viewer's interests: an interest-based source's
+    similarity at `MIN_SIMILARITY` or above (starling/foryou/interest_sources.py)."""
 
     id = "social-proof"
 
@@ -57,7 +59,8 @@ class SocialProof(Filter[Query]):
             dtype=np.bool_,
             count=len(candidates),
         )
-        keep: Mask = in_network(candidates) | vouched
+        near = candidates.feature("similarity") >= MIN_SIMILARITY
+        keep: Mask = in_network(candidates) | vouched | near
         return keep
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from starling.cache.errors import CacheUnavailable, degraded
@@ -80,9 +80,15 @@ class Precomputing(Protocol):
 class PrecomputeWorker(EventWorker):
     name = "precompute"
 
-    def __init__(self, log: EventLog, timeline: Precomputing) -> None:
+    def __init__(self, log: EventLog, timeline: Callable[[], Precomputing]) -> None:
         super().__init__(log)
-        self.timeline = timeline
+        # Asked for on use: the timeline is built after the workers whose in-process state
+        # its sources and features read.
+        self._timeline = timeline
+
+    @property
+    def timeline(self) -> Precomputing:
+        return self._timeline()
 
     def apply(self, events: list[Event]) -> None:
         changed = {e.follower_id for e in events if isinstance(e, FollowCreated | FollowDeleted)}

@@ -25,7 +25,8 @@ Rows = Mask | npt.NDArray[np.intp]
 Matrix = npt.NDArray[np.float64]
 
 # The columns of `Candidates.features`, by name: what hydrators fill and scorers read.
-FEATURES = ("favourites", "reblogs", "author_followers")
+# `similarity`: an interest-based source's cosine between the viewer and the post (0 else).
+FEATURES = ("favourites", "reblogs", "author_followers", "similarity")
 
 
 @dataclass(frozen=True)

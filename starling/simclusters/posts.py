@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from starling.applied import AppliedKeys
 from starling.simclusters.communities import Clusters, Communities, Weights
 
 HOUR_MS = 3_600_000
@@ -64,7 +65,7 @@ class PostVectors:
         self.table: PostTable | None = None
         self._slot_of: dict[int, int] = {}
         self._next_slot = 0
-        self._applied: dict[tuple[int, int], None] = {}  # insertion-ordered, bounded
+        self._applied = AppliedKeys(self.params.applied_capacity)
 
     def reset(self, model: Communities, now_ms: int) -> None:
         """Starts afresh on another version of the communities."""
@@ -77,7 +78,7 @@ class PostVectors:
         """Adds the liker's InterestedIn to the post's vector; False when already applied
         (re-delivery) or when there is no table or interest to add."""
         table = self.table
-        if table is None or not self._remember(post_id, liker_id):
+        if table is None or not self._applied.first_time((post_id, liker_id)):
             return False
         clusters, weights = table.model.interested_in(liker_id)
         if clusters.size == 0:
@@ -96,15 +97,6 @@ class PostVectors:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
         used = table.clusters[slot] >= 0
         return table.clusters[slot][used], table.weights[slot][used].astype(np.float32)
-
-    def _remember(self, post_id: int, liker_id: int) -> bool:
-        key = (post_id, liker_id)
-        if key in self._applied:
-            return False
-        self._applied[key] = None
-        if len(self._applied) > self.params.applied_capacity:
-            del self._applied[next(iter(self._applied))]
-        return True
 
     def _slot(self, table: PostTable, post_id: int) -> int:
         slot = self._slot_of.get(post_id)

@@ -18,6 +18,7 @@ from starling.foryou.precompute import PrecomputeWorker, Precomputing
 from starling.realgraph import RealGraph
 from starling.simclusters.index import open_index
 from starling.store.base import Store
+from starling.twhin.embeddings import newest
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
 from starling.workers.fanout import FanoutWorker
@@ -25,10 +26,16 @@ from starling.workers.graph import GraphWorker
 from starling.workers.realgraph import RealGraphWorker
 from starling.workers.relay import RelayWorker
 from starling.workers.simclusters import SimClustersWorker
+from starling.workers.twhin import TwhinWorker
 
 RELAY = RelayWorker.name
 # Workers that feed this process's memory for readers here: never a process of their own.
-IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name, PrecomputeWorker.name)
+IN_PROCESS = (
+    RealGraphWorker.name,
+    SimClustersWorker.name,
+    TwhinWorker.name,
+    PrecomputeWorker.name,
+)
 # Workers that write cache roles: a process of their own needs the shared Redis.
 SHARED_CACHE = (FanoutWorker.name, GraphWorker.name)
 
@@ -44,7 +51,9 @@ class WorkerDeps:
     settings: Settings
     policy: ThresholdPolicy
     realgraph: RealGraph  # the in-process graph its worker writes and the timelines read
-    for_you: Precomputing  # whose active viewers' lists the precompute worker keeps
+    # The For You timeline whose active viewers' lists the precompute worker keeps; asked
+    # for on use, as it is built after the workers whose state it reads.
+    for_you: Callable[[], Precomputing]
 
     @property
     def relayed(self) -> bool:
@@ -65,6 +74,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
     "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
     "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
+    "twhin": lambda d: TwhinWorker(d.log, d.store, newest(d.settings.data_dir)),
     "precompute": lambda d: PrecomputeWorker(d.log, d.for_you),
 }
 
