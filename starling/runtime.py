@@ -21,6 +21,9 @@ from typing import Literal, NamedTuple
 
 from starling.actions import Actions
 from starling.activity import ActivityMarks
+from starling.ads.admin import CampaignAdmin
+from starling.ads.catalogue import Catalogue
+from starling.ads.placement import PromotedSlots, slots_setting
 from starling.cache.backends import CacheBackends, open_cache
 from starling.cache.guarded import guard_cache
 from starling.config import Settings
@@ -82,12 +85,15 @@ class Runtime:
         )
         self.activity = ActivityMarks(store)
         self.home = HomeTimeline(store, cache, self.activity, settings)
+        campaigns = Catalogue(store)
+        self.ads = CampaignAdmin(store, cache.budgets, self.ids, campaigns)
         self.for_you = ForYouTimeline(
             store,
             cache,
             self.activity,
             self.home.ensure_timeline,
             out_of_network=[RealGraphSource(RealGraphIndex(self.realgraph))],
+            ads=PromotedSlots(store, cache, campaigns, slots_setting(settings.ad_slots)),
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -145,6 +151,8 @@ class Runtime:
             worker.release()
         self.home.runner.close()
         self.for_you.runner.close()
+        if self.for_you.ads is not None:
+            self.for_you.ads.close()
         # The logs first: the outbox writes its held-back positions through the store.
         self.log.close()
         if self.outbox is not self.log:

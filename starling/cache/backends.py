@@ -1,4 +1,4 @@
-"""Opens the six cache roles together: in-process, on one Redis, or on a Redis Cluster.
+"""Opens the seven cache roles together: in-process, on one Redis, or on a Redis Cluster.
 
 See docs/subsystems/cache.md.
 """
@@ -14,6 +14,7 @@ from redis.cluster import RedisCluster
 from starling.cache import memory
 from starling.cache import redis as redis_backend
 from starling.cache.base import (
+    Budgets,
     CelebrityIndex,
     Counters,
     IdempotencyKeys,
@@ -21,6 +22,7 @@ from starling.cache.base import (
     ServedEntries,
     TimelineCache,
 )
+from starling.cache.budgets import MemoryBudgets, RedisBudgets
 from starling.cache.cluster import ClusterServers
 from starling.cache.memory_timelines import MemoryTimelineCache
 from starling.cache.servers import OneServer, Servers
@@ -37,6 +39,7 @@ class CacheBackends:
     idempotency: IdempotencyKeys
     sets: MembershipSets
     served: ServedEntries
+    budgets: Budgets
 
     def close(self) -> None:
         roles = (
@@ -46,6 +49,7 @@ class CacheBackends:
             self.idempotency,
             self.sets,
             self.served,
+            self.budgets,
         )
         for role in roles:
             role.close()
@@ -64,6 +68,7 @@ def open_cache(
             idempotency=memory.MemoryIdempotencyKeys(),
             sets=memory.MemoryMembershipSets(),
             served=memory.MemoryServedEntries(),
+            budgets=MemoryBudgets(),
         )
     redis_backend.check_prefix(key_prefix)  # before connecting: nothing left open on error
     servers = connect(redis_url)
@@ -74,6 +79,7 @@ def open_cache(
         idempotency=redis_backend.RedisIdempotencyKeys(servers, key_prefix),
         sets=redis_backend.RedisMembershipSets(servers, key_prefix),
         served=redis_backend.RedisServedEntries(servers, key_prefix),
+        budgets=RedisBudgets(servers, key_prefix),
     )
 
 

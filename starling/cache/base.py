@@ -134,3 +134,17 @@ class ServedEntries(Protocol):
         """Why an entry was served to the viewer; None when it was not (or has expired)."""
 
     def close(self) -> None: ...
+
+
+class Budgets(Protocol):
+    """`budget:{key}`: what each budget (an ad campaign's) has spent, in integer units.
+    A charge is all or nothing: it is refused when it would take the total past its limit."""
+
+    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool]:
+        """(key, amount, limit) each: adds amount to key's total unless that would pass
+        limit, atomically per key; whether each was charged, in order."""
+
+    def spent(self, keys: Sequence[int]) -> dict[int, int]:
+        """Totals of these keys, in one round trip; keys never charged are absent."""
+
+    def close(self) -> None: ...

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends
@@ -30,6 +32,9 @@ from starling.mixer.posts import PostRecords
 from starling.model import Post
 from starling.store.base import Store
 
+if TYPE_CHECKING:  # the ads step reuses For You's filters: no import cycle at run time
+    from starling.ads.placement import PromotedSlots
+
 PAGE_SIZE = 35
 SERVED_TTL_S = 48 * 3600  # as long as an entry can pass the age filter
 
@@ -43,10 +48,12 @@ class ForYouTimeline:
         ensure_timeline: EnsureTimeline,
         out_of_network: Sequence[Source[Query]] = (),
         clock: Clock = now_ms,
+        ads: PromotedSlots | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.clock = clock
+        self.ads = ads  # the mixer pipeline's ads step, after organic ranking
         in_network = InNetworkSource(
             store, cache, activity, ensure_timeline, candidates=IN_NETWORK_CANDIDATES
         )
@@ -90,13 +97,26 @@ class ForYouTimeline:
     ) -> list[Post]:
         """The next ranked page: the best entries not served to the viewer yet (newer
         than since_id or min_id when given); recorded as served."""
+        return self.serve(viewer_id, since_id=since_id, min_id=min_id, limit=limit).records()
+
+    def serve(
+        self,
+        viewer_id: int,
+        *,
+        since_id: int | None = None,
+        min_id: int | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> Candidates:
+        """`read`'s page as candidates: promoted rows carry their `campaign_id`."""
         mixed = self.mix(Query(viewer_id, Page(since_id=since_id, min_id=min_id, limit=limit)))
         self._record_served(mixed)
-        return mixed.candidates.records()
+        return mixed.candidates
 
     def mix(self, query: Query) -> Mixed[Query]:
-        """One run of the pipeline: the page's candidates and the trace of every step."""
-        return self.runner.run(query)
+        """One run of the pipeline: the page's candidates and the trace of every step;
+        then the ads step, which charges and records the promoted entries it places."""
+        mixed = self.runner.run(query)
+        return mixed if self.ads is None else self.ads.mix(mixed)
 
     def explain(self, viewer_id: int, entry_id: int) -> dict[str, Any] | None:
         """Why an entry served to the viewer is there; None for one not served to them."""
@@ -117,7 +137,8 @@ class ForYouTimeline:
 
 def _explanations(pipeline: Pipeline[Query], page: Candidates, served_at: int) -> dict[int, str]:
     """Entry id -> why it was served: its source, score, features, social proof and the
-    filters it passed (every filter: a served entry survived them all)."""
+    filters it passed (every filter: a served entry survived them all). Promoted rows
+    are the ads step's to explain."""
     passed = [f.id for f in pipeline.filters]
     sources = [s.id for s in pipeline.sources]
     return {
@@ -132,5 +153,5 @@ def _explanations(pipeline: Pipeline[Query], page: Candidates, served_at: int) -
                 "served_at": served_at,
             }
         )
-        for row in range(len(page))
+        for row in np.flatnonzero(page.campaign_id == 0).tolist()
     }
