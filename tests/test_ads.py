@@ -4,8 +4,10 @@ access rules and validation, the CLI, and spend under concurrent requests."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,8 @@ from starling.ads.campaign import Campaign
 from starling.ads.catalogue import Catalogue
 from starling.ads.placement import PromotedSlots, positions
 from starling.cache.backends import CacheBackends
+from starling.cli import main
+from starling.config import Settings
 from starling.errors import Invalid
 from starling.foryou import ForYouTimeline
 from starling.foryou.filters import POSTS_PER_AUTHOR
@@ -23,9 +27,11 @@ from starling.ids import now_ms
 from starling.mixer import Query
 from starling.mixer.candidates import Candidates
 from starling.model import Account
-from starling.runtime import Runtime
+from starling.runtime import Runtime, open_runtime
 from starling.store.base import Store
 from tests.counting import Counting
+from tests.fixtures_api import Api, ApiFactory
+from tests.fixtures_runtime import RuntimeFactory
 from tests.store_records import race
 
 Accounts = Callable[[int], list[Account]]
@@ -306,3 +312,182 @@ def test_store_calls_per_page_with_targeted_campaigns(runtime: Runtime, accounts
         "get_posts": 1,
         "hidden_authors": 1,
     }
+
+
+# The admin API, the promoted marker and explain over HTTP
+
+ADMIN_SCOPES = "read admin:read admin:write"
+CAMPAIGNS = "/api/v1/admin/ads/campaigns"
+
+
+def scoped(api: Api, username: str, scopes: str) -> dict[str, str]:
+    """A bearer header for an existing account with exactly these scopes."""
+    runtime = api.runtime
+    account = runtime.store.get_account_by_username(username)
+    assert account is not None
+    app = runtime.actions.create_app("admin tests", "", scopes, None)
+    return {"Authorization": f"Bearer {runtime.actions.issue_token(app.id, account.id, scopes)}"}
+
+
+def body(advertiser: str, post: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "advertiser_id": advertiser,
+        "post_id": post,
+        "budget_cents": 100,
+        "bid_cpm_cents": 500,
+        "ends_at": "2099-01-01T00:00:00Z",
+        **fields,
+    }
+
+
+def test_promoted_entries_are_marked_and_explained_over_http(api_factory: ApiFactory) -> None:
+    api = api_factory(admins="boss")
+    _, brand, viewer, friend = (api.register(n) for n in ("boss", "brand", "viewer", "friend"))
+    api.follow(viewer, friend)
+    for i in range(3):
+        api.post(friend, f"news {i}")
+    ad = api.post(brand, "the best #shoes")
+    admin = scoped(api, "boss", ADMIN_SCOPES)
+    created = api.client.post(CAMPAIGNS, json=body(brand.id, ad["id"]), headers=admin)
+    assert created.status_code == 200, created.text
+    campaign = created.json()
+    assert campaign["status"] == "active" and campaign["spent_cents"] == 0
+
+    page = api.client.get("/api/v1/timelines/for_you", headers=viewer.auth).json()
+    assert [e["id"] == ad["id"] for e in page] == [False, False, True, False]
+    marker = {"campaign_id": campaign["id"], "advertiser_id": brand.id}
+    assert page[2]["promoted"] == marker
+    assert all("promoted" not in e for e in page[:2] + page[3:])
+
+    why = api.client.get(f"/api/v1/timelines/for_you/explain/{ad['id']}", headers=viewer.auth)
+    assert why.status_code == 200
+    assert why.json()["source"] == "promoted-slots" and why.json()["promoted"] == marker
+    assert why.json()["targeting"]["everyone"] is True
+
+    listed = api.client.get(CAMPAIGNS, headers=admin).json()
+    assert [(c["id"], c["impressions"], c["spent_cents"]) for c in listed] == [
+        (campaign["id"], 1, 0.5)
+    ]
+    paused = api.client.post(f"{CAMPAIGNS}/{campaign['id']}/pause", headers=admin)
+    assert paused.json()["status"] == "paused"
+    resumed = api.client.post(f"{CAMPAIGNS}/{campaign['id']}/resume", headers=admin)
+    assert resumed.json()["status"] == "active"
+    assert api.client.post(f"{CAMPAIGNS}/7/pause", headers=admin).status_code == 404
+
+
+def test_only_admins_with_an_admin_scope_may_use_the_admin_api(api_factory: ApiFactory) -> None:
+    api = api_factory(admins="boss, other")
+    boss, brand = api.register("boss"), api.register("brand")
+    ad = api.post(brand, "buy")
+    json_body = body(brand.id, ad["id"])
+    assert api.client.get(CAMPAIGNS).status_code == 401
+    assert api.client.post(CAMPAIGNS, json=json_body).status_code == 401
+    # A non-admin, even with admin scopes; an admin without them.
+    for headers in (scoped(api, "brand", ADMIN_SCOPES), boss.auth):
+        assert api.client.get(CAMPAIGNS, headers=headers).status_code == 403
+        assert api.client.post(CAMPAIGNS, json=json_body, headers=headers).status_code == 403
+    reader = scoped(api, "boss", "admin:read")
+    assert api.client.get(CAMPAIGNS, headers=reader).status_code == 200
+    assert api.client.post(CAMPAIGNS, json=json_body, headers=reader).status_code == 403
+    assert api.runtime.store.campaigns() == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"budget_cents": 0}, "budget_cents"),
+        ({"budget_cents": 1, "bid_cpm_cents": 1001}, "one impression"),
+        (
+            {"starts_at": "2000-01-01T00:00:00Z", "ends_at": "2001-01-01T00:00:00Z"},
+            "ends_at: must be in the future",
+        ),
+        ({"starts_at": "2099-02-01T00:00:00Z"}, "ends_at: must be after starts_at"),
+        ({"ends_at": "2099-01-01T00:00:00"}, "time zone"),
+        ({"regions": ["not a region"]}, "regions"),
+        ({"interests": ["#ok", "no spaces"]}, "interests"),
+        ({"post_id": "1"}, "no such live post"),
+        ({"advertiser_id": "1"}, "no such account"),
+        ({"budget_cents": "lots"}, "budget_cents"),
+    ],
+)
+def test_invalid_campaigns_are_refused_whole(
+    api_factory: ApiFactory, fields: dict[str, Any], problem: str
+) -> None:
+    api = api_factory(admins="boss")
+    api.register("boss")
+    brand = api.register("brand")
+    ad = api.post(brand, "buy")
+    admin = scoped(api, "boss", ADMIN_SCOPES)
+    response = api.client.post(CAMPAIGNS, json=body(brand.id, ad["id"], **fields), headers=admin)
+    assert response.status_code == 422
+    assert problem in response.json()["error"]
+    assert api.runtime.store.campaigns() == []
+
+
+def test_only_the_advertisers_own_public_original_may_be_promoted(api_factory: ApiFactory) -> None:
+    api = api_factory(admins="boss")
+    api.register("boss")
+    brand, other = api.register("brand"), api.register("other")
+    admin = scoped(api, "boss", ADMIN_SCOPES)
+    theirs = api.post(other, "not yours")
+    private = api.post(brand, "followers only", visibility="private")
+    repost = api.client.post(f"/api/v1/statuses/{theirs['id']}/reblog", headers=brand.auth)
+    for post_id, problem in (
+        (theirs["id"], "not a post of the advertiser"),
+        (private["id"], "only an original public post"),
+        (repost.json()["id"], "only an original public post"),
+    ):
+        response = api.client.post(CAMPAIGNS, json=body(brand.id, post_id), headers=admin)
+        assert response.status_code == 422 and problem in response.json()["error"]
+    assert api.runtime.store.campaigns() == []
+
+
+# The CLI and the Redis backend
+
+
+def test_admin_ads_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    runtime = open_runtime(Settings(data_dir=tmp_path), workers="none")
+    try:
+        brand = runtime.actions.register("brand", None)
+        post = runtime.actions.post(brand.id, "buy")
+    finally:
+        runtime.close()
+    create = ["admin", "ads", "create", "--advertiser", "brand", "--post", str(post.id)]
+    money = ["--budget-cents", "100", "--bid-cpm-cents", "200", "--days", "7"]
+    assert main([*create, *money, "--interests", "#Shoes,hats", *data]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["interests"] == ["shoes", "hats"] and created["status"] == "active"
+    assert main(["admin", "ads", "pause", created["id"], *data]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "paused"
+    assert main(["admin", "ads", "resume", created["id"], *data]) == 0
+    assert main(["admin", "ads", "list", *data]) == 0
+    capsys.readouterr()
+    assert main([*create, "--budget-cents", "0", "--bid-cpm-cents", "1", "--days", "1", *data]) == 1
+    assert "budget_cents" in capsys.readouterr().err
+    assert main(["admin", "ads", "list", *data]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(c["id"], c["status"]) for c in listed] == [(created["id"], "active")]
+
+
+@pytest.mark.redis
+def test_ads_spend_on_redis(make_runtime: RuntimeFactory, redis_url: str) -> None:
+    runtime = make_runtime(redis_url=redis_url, redis_prefix=f"ads{now_ms()}:")
+    made = ads_on(runtime)
+    try:
+        viewers, friends = runtime_accounts(runtime, 6), runtime_accounts(runtime, 1, "friend")
+        for i in range(3):
+            runtime.actions.post(friends[0].id, f"organic {i}")
+        for viewer in viewers:
+            runtime.actions.follow(viewer.id, friends[0].id)
+        (brand,) = runtime_accounts(runtime, 1, "brand")
+        campaign = made.campaign(brand, budget_cents=4)
+        pages = race(lambda i: made.page(viewers[i]), n=len(viewers))
+        assert sum(len(promoted(page)) for page in pages) == 4
+        assert runtime.cache.budgets.spent([campaign.id]) == {campaign.id: 4 * PRICE}
+    finally:
+        made.timeline.runner.close()
+
+
+def runtime_accounts(runtime: Runtime, n: int, prefix: str = "user") -> list[Account]:
+    return [runtime.actions.register(f"{prefix}{i}", None) for i in range(n)]
