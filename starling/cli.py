@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from starling.ads import cli as ads_cli
 from starling.config import Settings, scaled_thresholds
 from starling.workers.registry import WORKERS, cannot_run_alone
 
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     fanout.add_argument("--capacity", choices=("on", "off"), help="raise or restore capacity")
     _add_settings(fanout)
     fanout.set_defaults(run=_admin_fanout)
+    ads_cli.add_commands(admin, _add_settings, _settings)
     return parser
 
 

@@ -113,6 +113,16 @@ class Settings(BaseSettings):
         description="For You's latency budgets as a share of the seed's (1.5 s in all); the"
         " default makes the whole request 50 ms",
     )
+    admins: str = Field(
+        "",
+        description="usernames (comma list) whose tokens with an admin scope may use the admin API",
+    )
+    ad_slots: str = Field(
+        "3,15,27", description="positions (comma list, from 1) of For You pages given to ads"
+    )
+
+    def is_admin(self, username: str) -> bool:
+        return username.lower() in {a.strip().lower() for a in self.admins.split(",")} - {""}
 
     @property
     def rate_limits_on(self) -> bool:

@@ -21,6 +21,9 @@ from typing import Literal, NamedTuple
 
 from starling.actions import Actions
 from starling.activity import ActivityMarks
+from starling.ads.admin import CampaignAdmin
+from starling.ads.catalogue import Catalogue
+from starling.ads.placement import PromotedSlots, slots_setting
 from starling.cache.backends import CacheBackends, open_cache
 from starling.cache.guarded import guard_cache
 from starling.config import Settings
@@ -85,6 +88,8 @@ class Runtime:
         )
         self.activity = ActivityMarks(store)
         self.home = HomeTimeline(store, cache, self.activity, settings)
+        campaigns = Catalogue(store)
+        self.ads = CampaignAdmin(store, cache.budgets, self.ids, campaigns)
         self.for_you = ForYouTimeline(
             store,
             cache,
@@ -95,6 +100,7 @@ class Runtime:
                 *interest_sources(self.workers),
             ],
             budget_scale=settings.foryou_budget_scale,
+            ads=PromotedSlots(store, cache, campaigns, slots_setting(settings.ad_slots)),
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -3,9 +3,12 @@ races, through the public interface only, on every backend (fixtures_store.store
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from starling.ads.campaign import ACTIVE, PAUSED, Campaign
 from starling.engagements import EngagementKind, Engagements
 from starling.eventlog.outbox import OutboxLog
 from starling.events import FollowCreated
@@ -567,3 +570,45 @@ def test_iter_engagements_starts_at_the_given_time(engagements: Store) -> None:
     since_30 = [row for row in ENGAGEMENTS if row[4] >= 30]
     assert engagement_rows(list(engagements.iter_engagements(30, 2))) == since_30
     assert list(engagements.iter_engagements(61, 2)) == []
+
+
+def test_campaigns_round_trip_and_status_changes(store: Store) -> None:
+    add_accounts(store, 1)
+    add_posts(store, post(10, 1))
+    first = Campaign(BIG, 1, 10, 500, 250, BIG, BIG + 1, regions=("us", "de"), created_at=BIG)
+    second = Campaign(BIG + 1, 1, 10, 100, 80, 0, 1000, status=PAUSED, interests=("cats",))
+    with store.transaction() as tx:
+        tx.insert_campaign(first)
+        tx.insert_campaign(second)
+    assert store.get_campaigns([BIG, BIG + 1, 3]) == {BIG: first, BIG + 1: second}
+    assert store.campaigns() == [second, first]
+    assert store.campaigns(status=ACTIVE) == [first]
+    assert store.campaigns(ending_after=1000) == [first]
+    with store.transaction() as tx:
+        assert tx.update_campaign_status(BIG, PAUSED, [PAUSED]) is None  # not paused
+        assert tx.update_campaign_status(7, ACTIVE, [PAUSED]) is None  # missing
+        resumed = tx.update_campaign_status(BIG + 1, ACTIVE, [PAUSED])
+    assert resumed == replace(second, status=ACTIVE)
+    assert store.get_campaigns([BIG + 1]) == {BIG + 1: resumed}
+
+
+def test_recent_hashtags_of_own_posts_reposts_and_likes(store: Store) -> None:
+    add_accounts(store, 1, 2)
+    add_posts(
+        store,
+        post(10, 2, hashtags=("cats", "dogs")),
+        post(11, 2, hashtags=("birds",)),
+        post(12, 2, hashtags=("fish",)),
+        post(13, 2, hashtags=("gone",), deleted_at=5),
+        post(20, 1, hashtags=("mine",)),
+        post(21, 1, repost_of_id=12),
+        post(22, 1),
+    )
+    with store.transaction() as tx:
+        tx.insert_like(1, 10, 100)
+        tx.insert_like(1, 11, 50)  # the oldest like: left out at limit 2
+        tx.insert_like(1, 13, 200)
+    assert store.recent_hashtags(1, 3) == {"mine", "fish", "cats", "dogs", "birds"}
+    assert store.recent_hashtags(1, 2) == {"fish", "cats", "dogs"}  # 22, 21; likes 13, 10
+    assert store.recent_hashtags(2, 10) == {"cats", "dogs", "birds", "fish"}
+    assert store.recent_hashtags(3, 10) == set()

@@ -19,6 +19,7 @@ from starling import __version__
 from starling.api import (
     errors,
     routes_accounts,
+    routes_ads,
     routes_apps,
     routes_authorize,
     routes_blocks,
@@ -45,6 +46,7 @@ ROUTERS = (
     routes_timelines.router,
     routes_foryou.router,
     routes_instance.router,
+    routes_ads.router,
 )
 
 
@@ -95,6 +97,7 @@ def roles(runtime: Runtime) -> Roles:
         renderer=Renderer(runtime.store, runtime.cache.counters, settings.public_url),
         workers=tuple(runtime.workers.values()),
         codes=CodeStore(),
+        ads=runtime.ads,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Request
 
 from starling.actions import Actions
+from starling.ads.admin import CampaignAdmin
 from starling.api import scopes
 from starling.api.errors import ApiError
 from starling.api.oauth import CodeStore
@@ -43,6 +44,7 @@ class Roles:
     renderer: Renderer
     workers: Sequence[Worker]
     codes: CodeStore
+    ads: CampaignAdmin
 
 
 def _role(name: str) -> Any:
@@ -62,6 +64,7 @@ SettingsDep = Annotated[Settings, _role("settings")]
 RendererDep = Annotated[Renderer, _role("renderer")]  # status entities, a page at a time
 WorkersDep = Annotated[Sequence[Worker], _role("workers")]  # for their backlogs
 CodesDep = Annotated[CodeStore, _role("codes")]  # authorization codes of this process
+AdsDep = Annotated[CampaignAdmin, _role("ads")]  # promotion campaigns (admin API)
 
 
 def bearer(request: Request) -> str | None:
@@ -135,3 +138,22 @@ ReadBlocks = Annotated[int, Depends(user("read:blocks"))]
 WriteBlocks = Annotated[int, Depends(user("write:blocks"))]
 ReadMutes = Annotated[int, Depends(user("read:mutes"))]
 WriteMutes = Annotated[int, Depends(user("write:mutes"))]
+
+
+def admin(scope: str) -> Callable[..., Awaitable[int]]:
+    """Dependency: the id of the admin acting, from a user token holding `scope` (an
+    admin:* scope) of an account named in STARLING_ADMINS; any other account gets 403."""
+
+    caller = Depends(user(scope))
+
+    async def dependency(store: StoreDep, settings: SettingsDep, account_id: int = caller) -> int:
+        found = store.get_accounts([account_id]).get(account_id)
+        if found is None or not settings.is_admin(found.username):
+            raise ApiError(403, "This action is reserved to administrators")
+        return account_id
+
+    return dependency
+
+
+ReadAdmin = Annotated[int, Depends(admin("admin:read"))]
+WriteAdmin = Annotated[int, Depends(admin("admin:write"))]

@@ -10,13 +10,15 @@ from typing import Annotated, Any, ClassVar
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
+from starling.ads.placement import promoted_marker
 from starling.api.deps import ForYouDep, ReadStatuses, RendererDep, SettingsDep, WriteStatuses
 from starling.api.errors import ApiError
 from starling.api.forms import Form, parse_uint, parsed
 from starling.api.paging import Paged, add_link, cursor
 from starling.api.render import Entity
 from starling.api.statuses import Renderer
-from starling.foryou.timeline import PAGE_SIZE, ForYouTimeline
+from starling.foryou.timeline import PAGE_SIZE, ForYouTimeline, Served
+from starling.mixer import Candidates
 
 router = APIRouter(tags=["timelines"])
 
@@ -58,7 +60,7 @@ def for_you(
     # The links' cursors are ids, so they name the page's oldest and newest posts.
     ids = sorted((p.id for p in served.posts), reverse=True)
     add_link(response, settings.public_url, request.url, ids)
-    return render.statuses(served.posts, me)
+    return _rendered(render, served, me)
 
 
 @router.get("/api/v1/timelines/for_you/stream")
@@ -83,8 +85,12 @@ def _lines(for_you: ForYouTimeline, render: Renderer, me: int, limit: int) -> It
     for number, served in enumerate(for_you.pages(me, limit)):
         if number == 0:
             yield json.dumps({"ranking": served.ranking}) + "\n"
-        for status in render.statuses(served.posts, me):
+        for status in _rendered(render, served, me):
             yield json.dumps(status) + "\n"
+
+
+def _rendered(render: Renderer, served: Served, me: int) -> list[Entity]:
+    return marked_promoted(render.statuses(served.posts, me), served.page)
 
 
 @router.post("/api/v1/timelines/for_you/seen")
@@ -113,3 +119,18 @@ def explain(for_you: ForYouDep, me: ReadStatuses, entry_id: str) -> dict[str, An
     if found is None:
         raise ApiError(404, "Record not found")
     return {"id": str(wanted), **found}
+
+
+def marked_promoted(entities: list[Entity], page: Candidates) -> list[Entity]:
+    """Promoted entries carry `promoted` (campaign and advertiser); clients ignore a
+    field they do not know."""
+    promoted = {
+        str(post_id): promoted_marker(campaign, advertiser)
+        for post_id, campaign, advertiser in zip(
+            page.post_id.tolist(), page.campaign_id.tolist(), page.author_id.tolist(), strict=True
+        )
+        if campaign
+    }
+    if not promoted:
+        return entities
+    return [e | {"promoted": promoted[e["id"]]} if e["id"] in promoted else e for e in entities]

@@ -14,6 +14,7 @@ from redis.cluster import RedisCluster
 from starling.cache import memory
 from starling.cache import redis as redis_backend
 from starling.cache.base import (
+    Budgets,
     CelebrityIndex,
     Counters,
     IdempotencyKeys,
@@ -22,6 +23,7 @@ from starling.cache.base import (
     ServedEntries,
     TimelineCache,
 )
+from starling.cache.budgets import MemoryBudgets, RedisBudgets
 from starling.cache.cluster import ClusterServers
 from starling.cache.memory_timelines import MemoryTimelineCache
 from starling.cache.servers import OneServer, Servers
@@ -40,6 +42,7 @@ class CacheBackends:
     served: ServedEntries
     seen: ServedEntries
     ranked: RankedLists
+    budgets: Budgets
 
     def close(self) -> None:
         roles = (
@@ -51,6 +54,7 @@ class CacheBackends:
             self.served,
             self.seen,
             self.ranked,
+            self.budgets,
         )
         for role in roles:
             role.close()
@@ -71,6 +75,7 @@ def open_cache(
             served=memory.MemoryServedEntries(),
             seen=memory.MemoryServedEntries(),
             ranked=memory.MemoryRankedLists(),
+            budgets=MemoryBudgets(),
         )
     redis_backend.check_prefix(key_prefix)  # before connecting: nothing left open on error
     servers = connect(redis_url)
@@ -83,6 +88,7 @@ def open_cache(
         served=redis_backend.RedisServedEntries(servers, key_prefix),
         seen=redis_backend.RedisServedEntries(servers, key_prefix, "seen"),
         ranked=redis_backend.RedisRankedLists(servers, key_prefix),
+        budgets=RedisBudgets(servers, key_prefix),
     )
 
 

@@ -153,3 +153,17 @@ class RankedLists(Protocol):
         """Forgets the lists of these viewers (their follows or blocks changed)."""
 
     def close(self) -> None: ...
+
+
+class Budgets(Protocol):
+    """`budget:{key}`: what each budget (an ad campaign's) has spent, in integer units.
+    A charge is all or nothing: it is refused when it would take the total past its limit."""
+
+    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool]:
+        """(key, amount, limit) each: adds amount to key's total unless that would pass
+        limit, atomically per key; whether each was charged, in order."""
+
+    def spent(self, keys: Sequence[int]) -> dict[int, int]:
+        """Totals of these keys, in one round trip; keys never charged are absent."""
+
+    def close(self) -> None: ...

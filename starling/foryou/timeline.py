@@ -21,7 +21,9 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from starling.activity import ActivityMarks
 from starling.cache.backends import CacheBackends
@@ -55,6 +57,9 @@ from starling.mixer.posts import PostRecords
 from starling.model import Post
 from starling.store.base import Store
 
+if TYPE_CHECKING:  # the ads step reuses For You's filters: no import cycle at run time
+    from starling.ads.placement import PromotedSlots
+
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 35
@@ -66,12 +71,17 @@ STALE = "stale"
 
 @dataclass(frozen=True)
 class Served:
-    """One page: its posts, the ranking tier that served it (heavy, light, heuristic,
-    chronological or stale) and the list it came from, for the pages after it."""
+    """One page: its rows (promoted ones carry their `campaign_id`), the ranking tier
+    that served it (heavy, light, heuristic, chronological or stale) and the list it came
+    from, for the pages after it."""
 
-    posts: list[Post]
+    page: Candidates
     ranking: str
     listed: RankedList | None
+
+    @property
+    def posts(self) -> list[Post]:
+        return self.page.records()
 
 
 class ForYouTimeline:
@@ -85,11 +95,13 @@ class ForYouTimeline:
         clock: Clock = now_ms,
         budget_scale: float = DEFAULT_SCALE,
         timer: Timer = time.perf_counter,
+        ads: PromotedSlots | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.clock = clock
         self.budget_scale = budget_scale
+        self.ads = ads  # the mixer pipeline's ads step, on every page served
         in_network = InNetworkSource(
             store, cache, activity, ensure_timeline, candidates=IN_NETWORK_CANDIDATES
         )
@@ -184,8 +196,9 @@ class ForYouTimeline:
         if not newer and ranking != CHRONOLOGICAL:  # a degraded list is not worth keeping
             kept = RankedList(ranking, mixed.scored, self.clock())
             self._keep_later(viewer_id, kept)
-        self._record_served(viewer_id, mixed.candidates, ranking)
-        return Served(mixed.candidates.records(), ranking, kept)
+        page = self._with_ads(query, mixed.candidates, mixed)
+        self._record_served(viewer_id, page, ranking)
+        return Served(page, ranking, kept)
 
     def next_page(
         self, viewer_id: int, listed: RankedList, limit: int = PAGE_SIZE, *, stale: bool = False
@@ -203,9 +216,10 @@ class ForYouTimeline:
         for check in self._page_checks:
             if len(page):
                 page = page.take(check.keep(query, page))
+        page = self._with_ads(query, page)
         ranking = STALE if stale else listed.tier
         self._record_served(viewer_id, page, ranking, listed.tier)
-        return Served(page.records(), ranking, listed)
+        return Served(page, ranking, listed)
 
     def pages(self, viewer_id: int, limit: int) -> Iterator[Served]:
         """Pages of PAGE_SIZE until `limit` entries: the first as `serve` answers it, the
@@ -220,7 +234,8 @@ class ForYouTimeline:
             yield served
 
     def mix(self, query: Query) -> Mixed[Query]:
-        """One run of the pipeline: the page's candidates and the trace of every step."""
+        """One run of the organic pipeline: the page's candidates and the trace of every
+        step (no ads: they are placed, and charged, only on pages served)."""
         return self.runner.run(query)
 
     def precompute(self, viewer_id: int) -> None:
@@ -257,6 +272,17 @@ class ForYouTimeline:
     def close(self) -> None:
         self._keeper.shutdown(wait=True)
         self.runner.close()
+        if self.ads is not None:
+            self.ads.close()
+
+    def _with_ads(
+        self, query: Query, organic: Candidates, mixed: Mixed[Query] | None = None
+    ) -> Candidates:
+        """The page with promoted entries in their slots (each charged and recorded by
+        the ads step), whether it came from the pipeline or from a kept list."""
+        if self.ads is None:
+            return organic
+        return self.ads.place(query, organic, None if mixed is None else mixed.trace)
 
     def _listed(self, viewer_id: int) -> RankedList | None:
         try:
@@ -290,7 +316,8 @@ class ForYouTimeline:
     def _explanations(self, page: Candidates, ranking: str, tier: str) -> dict[int, str]:
         """Entry id -> why it was served: its source, score and the scorer that gave it,
         the ranking tier, features, social proof and the filters it passed (every
-        filter: a served entry survived them all)."""
+        filter: a served entry survived them all). Promoted rows are the ads step's to
+        explain."""
         pipeline = self.pipeline
         passed = [f.id for f in pipeline.filters]
         sources = [s.id for s in pipeline.sources]
@@ -309,5 +336,5 @@ class ForYouTimeline:
                     "served_at": served_at,
                 }
             )
-            for row in range(len(page))
+            for row in np.flatnonzero(page.campaign_id == 0).tolist()
         }

@@ -39,7 +39,8 @@ class Candidates:
     `originals` the original of each repost row, read once by hydration for every filter
     (None for a post that is no repost, and until hydrated or when not found);
     `social_proof` the accounts an out-of-network source names as vouching for a row
-    (a tuple, empty when none); `features` one float column per name in `FEATURES`.
+    (a tuple, empty when none); `features` one float column per name in `FEATURES`;
+    `campaign_id` the ad campaign that promotes a row (0 for an organic row).
     Columns a source cannot know yet (author, source post) hold what hydration later
     fills in.
     """
@@ -54,6 +55,7 @@ class Candidates:
     originals: Records
     social_proof: Records
     features: Matrix
+    campaign_id: Ids
 
     @classmethod
     def of(cls, post_ids: Sequence[int] | Ids) -> Candidates:
@@ -71,6 +73,7 @@ class Candidates:
             originals=np.full(len(ids), None, dtype=object),
             social_proof=_no_proof(len(ids)),
             features=np.zeros((len(ids), len(FEATURES)), dtype=np.float64),
+            campaign_id=np.zeros(len(ids), dtype=np.int64),
         )
 
     @classmethod

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from starling.ads.campaign import Campaign
 from starling.engagements import Engagements
 from starling.events import Event
 from starling.model import (
@@ -109,6 +110,14 @@ class Transaction(Protocol):
 
     def set_post_counts(self, counts: Iterable[tuple[int, int, int]]) -> None:
         """(post_id, favourites_count, reblogs_count) rows from the reconciliation job."""
+
+    def insert_campaign(self, campaign: Campaign) -> None: ...
+
+    def update_campaign_status(
+        self, campaign_id: int, status: str, from_statuses: Sequence[str]
+    ) -> Campaign | None:
+        """Sets the status of a campaign whose status is one of from_statuses and returns
+        it updated; None when it is missing or in another status."""
 
     def emit(self, event: Event) -> None:
         """Appends an event to the log; it becomes visible when the transaction commits."""
@@ -259,6 +268,18 @@ class Store(Protocol):
         `chunk`, each its own short query: likes in key order (account, post), then live
         reposts and open (public, unlisted) replies in id order. The source the real
         graph is rebuilt from on start."""
+
+    # Promotion campaigns (starling/ads/)
+    def get_campaigns(self, ids: Iterable[int]) -> dict[int, Campaign]: ...
+
+    def campaigns(
+        self, *, status: str | None = None, ending_after: int | None = None
+    ) -> list[Campaign]:
+        """Campaigns newest first; only those in `status`, ending after `ending_after`."""
+
+    def recent_hashtags(self, account_id: int, limit: int) -> set[str]:
+        """The hashtags of the account's latest `limit` live posts (a repost's original's)
+        and of the live posts among its latest `limit` likes, in one query."""
 
     # Bulk loading for the simulated world (no events: the world is a snapshot)
     def bulk_load(

@@ -160,6 +160,26 @@ _V6_BLOCKS_AND_MUTES: Migration = (
     "CREATE UNIQUE INDEX mutes_list ON mutes (account_id, id)",
 )
 
+# Promotion campaigns (starling/ads/). Regions and interests are space-separated, as
+# hashtags are; the status index answers the live campaigns every API process reloads.
+_V7_AD_CAMPAIGNS: Migration = (
+    """CREATE TABLE ad_campaigns (
+        id {integer} PRIMARY KEY,
+        advertiser_id {integer} NOT NULL,
+        post_id {integer} NOT NULL,
+        budget_cents {integer} NOT NULL CHECK (budget_cents > 0),
+        bid_cpm_cents {integer} NOT NULL CHECK (bid_cpm_cents > 0),
+        starts_at {integer} NOT NULL,
+        ends_at {integer} NOT NULL,
+        status TEXT NOT NULL,
+        regions TEXT NOT NULL DEFAULT '',
+        interests TEXT NOT NULL DEFAULT '',
+        created_at {integer} NOT NULL,
+        CHECK (ends_at > starts_at)
+    )""",
+    "CREATE INDEX ad_campaigns_status ON ad_campaigns (status, ends_at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_CORE,
     _V2_PENDING_INDEXES,
@@ -167,6 +187,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V4_ACCOUNT_EMAIL,
     _V5_CONSUMER_LEASES,
     _V6_BLOCKS_AND_MUTES,
+    _V7_AD_CAMPAIGNS,
 )
 
 

@@ -30,11 +30,12 @@ from starling.store.rows import (
     follower_query,
 )
 from starling.store.sql import Params, Sql, select_blocks, select_ids, select_mutes, select_posts
+from starling.store.sql_campaigns import SqlCampaignReads
 
 Row = TypeVar("Row", Post, Block, Mute)
 
 
-class SqlReads:
+class SqlReads(SqlCampaignReads):
     def __init__(self, sql: Sql, dialect: Dialect) -> None:
         self._sql = sql
         self._dialect = dialect

@@ -28,9 +28,10 @@ from starling.store.rows import (
     post_row,
 )
 from starling.store.sql import Sql
+from starling.store.sql_campaigns import SqlCampaignWrites
 
 
-class SqlTransaction(ABC):
+class SqlTransaction(SqlCampaignWrites, ABC):
     """`emitted` tells the store whether to run its on_commit hook."""
 
     def __init__(self, sql: Sql, dialect: Dialect) -> None:
