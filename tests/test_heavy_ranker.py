@@ -207,11 +207,15 @@ def test_the_scorer_scores_a_whole_batch_in_one_forward_pass(world: World) -> No
     viewer = int(np.bincount(np.unique(engagements.account, return_inverse=True)[1]).argmax())
     viewer_id = int(np.unique(engagements.account)[viewer])
     store = Counting(world.store)
-    ranker = _ranker(world, store, graph)
-    model = ranker.models.current()
-    assert model is not None
-    forward = Counting(model)
-    ranker.models._current = forward  # type: ignore[assignment]
+    forward = Counting(None)
+
+    def counted(path: Path, version: str) -> HeavyModel:
+        forward._target = HeavyModel.load(path, version)
+        return forward  # type: ignore[return-value]
+
+    weights = ScoreWeights.of(Settings())
+    models = Newest(models_in(world.data_dir), counted)
+    ranker = HeavyRanker(models, RealGraphHistory(graph), store, weights)
     batch = _scored_batch(world, viewer_id, 300)
     prediction = ranker.predict(Query(viewer_id), batch)
     assert prediction is not None and len(batch) > 200
