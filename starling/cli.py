@@ -5,6 +5,7 @@ See README.md and docs/architecture.md."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -134,6 +135,12 @@ def _add_train(sub: Any) -> None:
     embeddings.add_argument("--dims", type=int, default=64, help="dimensions per account")
     _add_settings(embeddings)
     embeddings.set_defaults(run=_train_embeddings)
+    heavy = train.add_parser("heavy", help="the heavy ranker, from the newest impressions")
+    heavy.add_argument("--max-epochs", type=int, default=30, help="early stopping may end sooner")
+    heavy.add_argument("--history", type=int, default=32, help="engagements per viewer history")
+    heavy.add_argument("--dim", type=int, default=32, help="width of the transformer")
+    _add_settings(heavy)
+    heavy.set_defaults(run=_train_heavy)
 
 
 def _train_simclusters(args: argparse.Namespace) -> int:
@@ -161,6 +168,25 @@ def _train_embeddings(args: argparse.Namespace) -> int:
         print(train(store, settings.data_dir, TrainParams(dims=args.dims)))
     finally:
         store.close()
+    return 0
+
+
+def _train_heavy(args: argparse.Namespace) -> int:
+    from starling.ranking.heavy.train import TrainParams, train
+    from starling.store.open import open_store
+
+    settings = _settings(args)
+    store = open_store(settings.store_location)
+    try:
+        params = TrainParams(max_epochs=args.max_epochs, history=args.history, dim=args.dim)
+        trained = train(store, settings.data_dir, params)
+    except ValueError as exc:  # no impressions, or a file not in their format
+        print(f"starling train heavy: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(trained.path)
+    print(json.dumps(trained.model.trained.get("test", {}), indent=1))
     return 0
 
 

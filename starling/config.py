@@ -120,6 +120,24 @@ class Settings(BaseSettings):
     ad_slots: str = Field(
         "3,15,27", description="positions (comma list, from 1) of For You pages given to ads"
     )
+    # The heavy ranker's final score (starling/ranking/heavy/score.py): Twitter's 2023
+    # weights of each P(action), then the out-of-network and author-diversity factors.
+    heavy_weight_like: float = Field(0.5, description="heavy ranker: weight of P(like)")
+    heavy_weight_reply: float = Field(13.5, description="heavy ranker: weight of P(reply)")
+    heavy_weight_repost: float = Field(1.0, description="heavy ranker: weight of P(repost)")
+    heavy_weight_click: float = Field(11.0, description="heavy ranker: weight of P(click)")
+    heavy_weight_negative: float = Field(
+        -74.0, description="heavy ranker: weight of P(negative feedback)"
+    )
+    heavy_out_of_network_factor: float = Field(
+        0.75, gt=0, le=1, description="heavy ranker: multiplies out-of-network scores"
+    )
+    heavy_author_decay: float = Field(
+        0.5, gt=0, le=1, description="heavy ranker: each further entry of an author x decay"
+    )
+    heavy_author_floor: float = Field(
+        0.25, ge=0, le=1, description="heavy ranker: the author decay's lowest factor"
+    )
 
     def is_admin(self, username: str) -> bool:
         return username.lower() in {a.strip().lower() for a in self.admins.split(",")} - {""}

@@ -1,0 +1,72 @@
+"""A viewer's engagement history: the last H posts they liked, reposted or replied to
+before a moment, picked for many (viewer, moment) rows at once from engagement columns.
+Training reads every engagement from the store once; serving reads one viewer's from
+the in-process real graph. See docs/subsystems/heavy_ranker.md#inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from starling.engagements import Engagements, IdArray
+from starling.realgraph import RealGraph
+
+HISTORY = 32  # engagements a viewer's history keeps
+TIME_BITS = 42  # ms since the oldest engagement: 139 years fit
+
+Positions = npt.NDArray[np.intp]
+Valid = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Recent:
+    """Per row, the positions of its last engagements in the engagement columns (oldest
+    first, the newest last); `valid` is False where a row has fewer than H."""
+
+    positions: Positions  # rows x H, 0 where not valid
+    valid: Valid  # rows x H
+
+
+def recent(engagements: Engagements, viewers: IdArray, before: IdArray, limit: int) -> Recent:
+    """The last `limit` engagements of each viewer made strictly before its time."""
+    rows = len(viewers)
+    if not engagements.size or not rows:
+        empty = np.zeros((rows, limit), dtype=np.intp)
+        return Recent(empty, empty.astype(np.bool_))
+    accounts, account_of = np.unique(engagements.account, return_inverse=True)
+    if len(accounts) >= 1 << (63 - TIME_BITS):
+        raise ValueError(f"{len(accounts)} engaging accounts are too many for one key")
+    oldest = int(engagements.time.min())
+    keys = (account_of.astype(np.int64) << TIME_BITS) | (engagements.time - oldest)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    at = np.searchsorted(accounts, viewers)
+    known = accounts[np.minimum(at, len(accounts) - 1)] == viewers
+    first = at.astype(np.int64) << TIME_BITS
+    since_oldest = np.clip(before - oldest, 0, (1 << TIME_BITS) - 1)
+    start = np.searchsorted(keys, first)
+    end = np.where(known, np.searchsorted(keys, first | since_oldest), start)
+    wanted = end[:, None] - limit + np.arange(limit)
+    valid = wanted >= start[:, None]
+    positions = np.where(valid, order[np.clip(wanted, 0, len(order) - 1)], 0)
+    return Recent(positions, valid)
+
+
+class HistorySource(Protocol):
+    """Where a viewer's recent engagements are read while serving."""
+
+    def engagements_of(self, viewer_id: int) -> Engagements: ...
+
+
+class RealGraphHistory:
+    """The viewer's engagements kept by the in-process real graph (its last 24-48 h)."""
+
+    def __init__(self, graph: RealGraph) -> None:
+        self.graph = graph
+
+    def engagements_of(self, viewer_id: int) -> Engagements:
+        return self.graph.snapshot().edges_of(np.array([viewer_id], dtype=np.int64))

@@ -1,0 +1,110 @@
+"""For You's heavy-ranker scorer: the newest trained model over the candidates that
+survive the light ranker, in one numpy forward pass for the whole batch, then the final
+score (starling/ranking/heavy/score.py). Never imports PyTorch.
+See docs/subsystems/heavy_ranker.md#serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from starling.artifacts import Newest
+from starling.foryou.sources import in_network
+from starling.mixer.candidates import FEATURES, Candidates, Scores
+from starling.mixer.components import Scorer
+from starling.mixer.query import Query
+from starling.ranking.heavy.history import HistorySource, recent
+from starling.ranking.heavy.inputs import candidates_of, history_of
+from starling.ranking.heavy.model import HeavyModel, models_in
+from starling.ranking.heavy.posts import shown_posts
+from starling.ranking.heavy.score import ScoreWeights, final_scores
+from starling.store.base import Store
+from starling.world.engagement import ACTIONS
+
+NOW = np.iinfo(np.int64).max  # serving reads the whole history the source keeps
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One batch's per-head probabilities (rows x 5, columns in `ACTIONS`) and final
+    scores, from model `version`."""
+
+    version: str
+    probabilities: npt.NDArray[np.float32]
+    scores: Scores
+
+    def heads(self, row: int) -> dict[str, float]:
+        """A row's probabilities by action name, for explain."""
+        return dict(zip(ACTIONS, self.probabilities[row].tolist(), strict=True))
+
+
+def newest_model(data_dir: Path) -> Newest[HeavyModel]:
+    return Newest(models_in(data_dir), HeavyModel.load)
+
+
+class HeavyRanker(Scorer[Query]):
+    """Until a model has been trained, the earlier scorer's scores pass through."""
+
+    id = "heavy-ranker"
+
+    def __init__(
+        self,
+        models: Newest[HeavyModel],
+        history: HistorySource,
+        store: Store,
+        weights: ScoreWeights,
+    ) -> None:
+        self.models = models
+        self.history = history
+        self.store = store
+        self.weights = weights
+
+    def score(self, query: Query, candidates: Candidates) -> Scores:
+        prediction = self.predict(query, candidates)
+        return candidates.score if prediction is None else prediction.scores
+
+    def predict(self, query: Query, candidates: Candidates) -> Prediction | None:
+        """The model's probabilities and the final scores of every row; None before
+        the first model. Reads the viewer's history from its source and the history's
+        posts in one store read."""
+        model = self.models.current()
+        if model is None:
+            return None
+        c = model.config
+        features = _features(model, candidates)
+        engagements = self.history.engagements_of(query.viewer_id)
+        picked = recent(engagements, np.array([query.viewer_id]), np.array([NOW]), c.history)
+        engaged = np.unique(engagements.post[picked.positions[picked.valid]]).tolist()
+        history = history_of(
+            engagements, picked, shown_posts(self.store, engaged), c.vocab, c.text_length,
+            c.author_buckets,
+        )  # fmt: skip
+        shown = [
+            original if original is not None else post
+            for post, original in zip(candidates.posts, candidates.originals, strict=True)
+        ]
+        authors = np.array(
+            [post.author_id if post is not None else 0 for post in shown], dtype=np.int64
+        )
+        inputs = candidates_of(
+            shown, authors, features, c.vocab, c.text_length,
+            c.author_buckets,
+        )  # fmt: skip
+        probabilities = model.predict(history, inputs)[0]
+        scores = final_scores(probabilities, ~in_network(candidates), authors, self.weights)
+        return Prediction(model.version, probabilities, scores)
+
+
+def _features(model: HeavyModel, candidates: Candidates) -> npt.NDArray[np.float32]:
+    """The batch's feature columns the model was trained on, in its order."""
+    missing = [name for name in model.config.feature_names if name not in FEATURES]
+    if missing:
+        raise ValueError(
+            f"heavy ranker {model.version} reads features no hydrator fills: {missing}"
+        )
+    columns = [FEATURES.index(name) for name in model.config.feature_names]
+    return candidates.features[:, columns].astype(np.float32)

@@ -1,0 +1,57 @@
+"""A post's text as a fixed row of hashed token ids, and authors as hashed buckets: the
+model's vocabulary is a number of buckets, never a list of words, so new words and
+accounts need no retraining of a lookup table. See docs/subsystems/heavy_ranker.md#inputs.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from starling.model import Post
+
+VOCAB = 1 << 15  # token buckets; 0 is padding
+TEXT_LENGTH = 24  # tokens kept per post: hashtags first, then words
+AUTHOR_BUCKETS = 1 << 12
+PAD = 0
+
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads sequential ids
+
+TokenMatrix = npt.NDArray[np.int32]
+
+
+# Posts are never edited: a post's tokens are computed once and then served from here.
+@lru_cache(maxsize=65536)
+def post_tokens(text: str, hashtags: tuple[str, ...], vocab: int, length: int) -> tuple[int, ...]:
+    """Token ids of one post, at most `length`, never PAD: hashtags (as `#tag`, apart
+    from the word) first, then the lower-cased words."""
+    terms = [f"#{tag.lower()}" for tag in hashtags] + WORD_RE.findall(text.lower())
+    return tuple(1 + zlib.crc32(term.encode()) % (vocab - 1) for term in terms[:length])
+
+
+def token_matrix(
+    posts: Sequence[Post | None], vocab: int = VOCAB, length: int = TEXT_LENGTH
+) -> TokenMatrix:
+    """One row per post, PAD after its tokens; a missing post is all PAD."""
+    matrix = np.zeros((len(posts), length), dtype=np.int32)
+    for row, post in enumerate(posts):
+        if post is not None:
+            found = post_tokens(post.text, post.hashtags, vocab, length)
+            matrix[row, : len(found)] = found
+    return matrix
+
+
+def author_buckets(author_ids: npt.NDArray[np.int64], buckets: int = AUTHOR_BUCKETS) -> TokenMatrix:
+    """Each author's bucket (`buckets` a power of two): the top bits of a multiplicative
+    hash, so nearby snowflake ids land far apart."""
+    bits = buckets.bit_length() - 1
+    if buckets != 1 << bits:
+        raise ValueError(f"author buckets must be a power of two, not {buckets}")
+    hashed = np.asarray(author_ids).astype(np.uint64) * GOLDEN  # wraps modulo 2**64
+    return (hashed >> np.uint64(64 - bits)).astype(np.int32)
