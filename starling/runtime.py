@@ -32,13 +32,19 @@ from starling.foryou import ForYouTimeline
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
+from starling.ranking.model import newest_model
+from starling.ranking.simclusters import SimClustersReader
+from starling.ranking.stages import RankingInputs
+from starling.ranking.state import FeatureState
 from starling.realgraph import RealGraph
 from starling.store.base import Store
 from starling.store.open import open_store
 from starling.workers import registry
 from starling.workers.base import Worker
 from starling.workers.fanout import FanoutWorker
+from starling.workers.features import FeatureWorker
 from starling.workers.realgraph import RealGraphWorker
+from starling.workers.simclusters import SimClustersWorker
 
 WorkerMode = Literal["threads", "sync", "none"]
 
@@ -71,7 +77,10 @@ class Runtime:
         )
         # In-process by default: the engagement graph its worker writes and readers here use.
         self.realgraph = realgraph if realgraph is not None else RealGraph()
-        deps = registry.WorkerDeps(log, outbox, store, cache, settings, self.policy, self.realgraph)
+        self.features = FeatureState()  # in-process, as the real graph: its worker writes it
+        deps = registry.WorkerDeps(
+            log, outbox, store, cache, settings, self.policy, self.realgraph, self.features
+        )
         self.workers: dict[str, Worker] = registry.build(deps)
         self.actions = Actions(
             store,
@@ -88,9 +97,20 @@ class Runtime:
             self.activity,
             self.home.ensure_timeline,
             out_of_network=[RealGraphSource(RealGraphIndex(self.realgraph))],
+            ranking=self._ranking_inputs(),
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def _ranking_inputs(self) -> RankingInputs:
+        simclusters = self.workers[SimClustersWorker.name]
+        assert isinstance(simclusters, SimClustersWorker)
+        return RankingInputs(
+            features=self.features,
+            realgraph=self.realgraph,
+            simclusters=SimClustersReader(simclusters.index, simclusters.posts),
+            light=newest_model(self.settings.data_dir),
+        )
 
     @property
     def fanout(self) -> FanoutWorker:
@@ -107,6 +127,10 @@ class Runtime:
         chosen = registry.chosen(self.settings.workers, self.workers)
         if RealGraphWorker.name in chosen and self.mode != "none":
             self.realgraph_worker.rebuild()  # the in-process graph died with the last run
+        if FeatureWorker.name in chosen and self.mode != "none":
+            features = self.workers[FeatureWorker.name]
+            assert isinstance(features, FeatureWorker)
+            features.rebuild()  # the in-process feature state died with the last run
         if self.mode == "threads":
             for name in chosen:
                 self._start_thread(self.workers[name])
@@ -144,7 +168,7 @@ class Runtime:
         for worker in self.workers.values():
             worker.release()
         self.home.runner.close()
-        self.for_you.runner.close()
+        self.for_you.close()
         # The logs first: the outbox writes its held-back positions through the store.
         self.log.close()
         if self.outbox is not self.log:

@@ -65,7 +65,14 @@ def test_a_runtime_on_postgresql_posts_and_fans_out(tmp_path: Path, postgres_url
 def test_no_relay_when_the_workers_read_the_outbox(make_runtime: RuntimeFactory) -> None:
     runtime = make_runtime(mode="threads", workers="all")
     assert "relay" not in runtime.workers
-    assert _worker_threads() == {"fanout", "graph", "counts", "realgraph", "simclusters"}
+    assert _worker_threads() == {
+        "fanout",
+        "graph",
+        "counts",
+        "realgraph",
+        "simclusters",
+        "features",
+    }
 
 
 @pytest.mark.redis
@@ -82,6 +89,7 @@ def test_sync_mode_on_redis_streams_relays_then_fans_out(
         "counts",
         "realgraph",
         "simclusters",
+        "features",
     ]
     assert runtime.workers["fanout"].log is runtime.log is not runtime.outbox
     author = runtime.actions.register("author", None)

@@ -85,14 +85,14 @@ def _changes(events: list[Event]) -> Iterator[Change]:
             row = (event.actor_id, event.post_id, event.post_author_id, LIKE)
             yield isinstance(event, LikeCreated), (*row, event.created_at)
         elif isinstance(event, PostCreated | PostDeleted):
-            edge = _engagement_of(event)
+            edge = engagement_of(event)
             if edge is not None:
                 yield isinstance(event, PostCreated), edge
             if isinstance(event, PostDeleted):
                 yield False, event.id
 
 
-def _engagement_of(post: PostCreated | PostDeleted) -> Row | None:
+def engagement_of(post: PostCreated | PostDeleted) -> Row | None:
     """The edge a repost or an open reply makes, if the post is one."""
     if post.repost_of_id is not None and post.repost_of_author_id is not None:
         return (

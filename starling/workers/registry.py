@@ -14,12 +14,14 @@ from starling.eventlog.base import EventLog
 from starling.eventlog.outbox import OutboxLog
 from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.fanout_policy import ThresholdPolicy
+from starling.ranking.state import FeatureState
 from starling.realgraph import RealGraph
 from starling.simclusters.index import open_index
 from starling.store.base import Store
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
 from starling.workers.fanout import FanoutWorker
+from starling.workers.features import FeatureWorker
 from starling.workers.graph import GraphWorker
 from starling.workers.realgraph import RealGraphWorker
 from starling.workers.relay import RelayWorker
@@ -27,7 +29,7 @@ from starling.workers.simclusters import SimClustersWorker
 
 RELAY = RelayWorker.name
 # Workers that feed this process's memory for readers here: never a process of their own.
-IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name)
+IN_PROCESS = (RealGraphWorker.name, SimClustersWorker.name, FeatureWorker.name)
 # Workers that write cache roles: a process of their own needs the shared Redis.
 SHARED_CACHE = (FanoutWorker.name, GraphWorker.name)
 
@@ -43,6 +45,7 @@ class WorkerDeps:
     settings: Settings
     policy: ThresholdPolicy
     realgraph: RealGraph  # the in-process graph its worker writes and the timelines read
+    features: FeatureState  # the in-process feature columns its worker writes, For You reads
 
     @property
     def relayed(self) -> bool:
@@ -63,6 +66,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
     "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
     "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
+    "features": lambda d: FeatureWorker(d.log, d.store, d.features),
 }
 
 

@@ -1,0 +1,4 @@
+"""For You ranking: the feature store fed by the log, feature hydration, simulated
+impressions, the light ranker (logistic regression) and the low-quality filter.
+See docs/subsystems/ranking.md.
+"""
