@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench import (
     fanout_throughput,
+    foryou_quality,
     http_load,
     post_to_visible,
     post_to_visible_scaled,
@@ -33,6 +34,7 @@ BENCHMARKS = (
     http_load,
     recovery_postgres,
     simclusters,
+    foryou_quality,
 )
 
 
