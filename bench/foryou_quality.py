@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from bench.common import machine, markdown_table, write_results
 from bench.world import bench_data_dir, bench_settings, world_arguments
-from starling.config import scaled_thresholds
+from starling.config import Settings, scaled_thresholds
+from starling.mixer import Query
+from starling.mixer.candidates import Candidates
 from starling.ranking.dataset import TEST
 from starling.ranking.evaluate import Context, Quality, evaluate
+from starling.ranking.features import of_group
 from starling.ranking.impressions import ImpressionParams, build_impressions
+from starling.ranking.quality import LowQuality
+from starling.ranking.state import ACCOUNT_READ, FeatureState
 from starling.ranking.train import fit
 from starling.runtime import open_runtime
+from starling.workers.features import FeatureWorker
 from starling.world.engagement import EngagementTruth
-from starling.world.truth import load_world_meta
+from starling.world.truth import load_truth, load_world_meta
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -49,14 +56,43 @@ def main(argv: Sequence[str] | None = None) -> None:
             runs.append(evaluate(test, Context(truth, fit(impressions))))
     finally:
         runtime.close()
+    spam = low_quality_vs_truth(data_dir, int(meta["now_ms"]))
     rows, results = table(runs)
     header = (
         f"{args.size} world, {args.viewers} viewers x {args.seeds} seeds "
         f"(impressions, held-out viewers per seed: {sizes}); {machine()}"
     )
-    write_results(f"foryou_quality_{args.size}", {"header": header, "rankers": results})
+    write_results(
+        f"foryou_quality_{args.size}",
+        {"header": header, "rankers": results, "low_quality": dict(spam)},
+    )
     print(header)
     print(markdown_table(["ranker", "NDCG@35", "AUC (like)", "x chronological", "of oracle"], rows))
+    print(markdown_table(["low-quality filter, every account as an author", "value"], spam))
+
+
+def low_quality_vs_truth(data_dir: Path, served_at: int) -> list[tuple[str, int]]:
+    """The low-quality filter applied to every account of the world as an author (the
+    feature state rebuilt as of the world's end), against the hidden bot truth."""
+    runtime = open_runtime(Settings(data_dir=data_dir, workers="none"), workers="none")
+    try:
+        state = FeatureState()
+        FeatureWorker(runtime.log, runtime.store, state, clock=lambda: served_at).rebuild()
+    finally:
+        runtime.close()
+    truth = load_truth(data_dir)
+    accounts, bots, declared = truth["account_ids"], truth["bot"], truth["bot_flagged"]
+    names = of_group("account-features")[: len(ACCOUNT_READ) - 1]  # the author's columns
+    block = state.read_accounts(accounts, served_at)[:, : len(names)]
+    batch = Candidates.of(np.zeros(len(accounts), np.int64)).with_features(names, block)
+    removed = ~LowQuality().keep(Query(0), batch)
+    return [
+        ("accounts removed", int(removed.sum())),
+        ("of which bots (truth)", int((removed & bots).sum())),
+        ("bots", int(bots.sum())),
+        ("declared bots removed", int((removed & declared).sum())),
+        ("declared bots", int(declared.sum())),
+    ]
 
 
 def table(runs: list[list[Quality]]) -> tuple[list[list[str]], list[dict[str, float | str]]]:

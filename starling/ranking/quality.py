@@ -16,10 +16,10 @@ from starling.mixer.query import Query
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    bot_likes_per_post: float = 0.5  # a declared bot whose posts draw fewer likes
-    spam_posts_per_day: float = 20.0  # an account posting at least this often...
-    spam_engagement_per_post: float = 0.1  # ...whose posts draw less engagement...
-    spam_hashtags_per_post: float = 1.5  # ...with at least this many hashtags per post
+    bot_likes_per_post: float = 1.0  # a declared bot whose posts draw fewer likes
+    spam_posts_per_day: float = 5.0  # an account posting at least this often...
+    spam_engagement_per_post: float = 0.5  # ...whose posts draw less engagement...
+    spam_hashtags_per_post: float = 1.8  # ...with at least this many hashtags per post
 
 
 class LowQuality(Filter[Query]):
