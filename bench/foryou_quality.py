@@ -27,6 +27,9 @@ from starling.ranking.quality import LowQuality
 from starling.ranking.state import ACCOUNT_READ, FeatureState
 from starling.ranking.train import fit
 from starling.runtime import open_runtime
+from starling.simclusters.index import open_index
+from starling.simclusters.train import TrainParams, train
+from starling.simclusters.versions import directory_in
 from starling.workers.features import FeatureWorker
 from starling.world.engagement import EngagementTruth
 from starling.world.truth import load_truth, load_world_meta
@@ -37,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     world_arguments(parser, backends=False)
     parser.add_argument("--viewers", type=int, default=2_000, help="sampled per seed")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--clusters", type=int, help="compute SimClusters communities with this many first"
+    )
     parser.set_defaults(size="demo")
     args = parser.parse_args(argv)
     data_dir = bench_data_dir(args.size, args.seed)
@@ -45,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     thresholds = scaled_thresholds(int(meta["celebrity_threshold"]))
     runtime = open_runtime(bench_settings(data_dir, workers="none", **thresholds), workers="none")
     truth = EngagementTruth.load(data_dir)
+    if args.clusters:
+        print(train(runtime.store, directory_in(data_dir), TrainParams(clusters=args.clusters)))
     runs: list[list[Quality]] = []
     sizes = []
     try:
@@ -58,12 +66,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         runtime.close()
     spam = low_quality_vs_truth(data_dir, int(meta["now_ms"]))
     rows, results = table(runs)
+    clusters = open_index(data_dir).current()
     header = (
-        f"{args.size} world, {args.viewers} viewers x {args.seeds} seeds "
+        f"{args.size} world, {clusters.clusters if clusters else 0} SimClusters, "
+        f"{args.viewers} viewers x {args.seeds} seeds "
         f"(impressions, held-out viewers per seed: {sizes}); {machine()}"
     )
     write_results(
-        f"foryou_quality_{args.size}",
+        f"foryou_quality_{args.size}{f'_{args.clusters}' if args.clusters else ''}",
         {"header": header, "rankers": results, "low_quality": dict(spam)},
     )
     print(header)

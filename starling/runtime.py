@@ -108,7 +108,7 @@ class Runtime:
         return RankingInputs(
             features=self.features,
             realgraph=self.realgraph,
-            simclusters=SimClustersReader(simclusters.index, simclusters.posts),
+            simclusters=SimClustersReader(simclusters.index, simclusters.posts, self.realgraph),
             light=newest_model(self.settings.data_dir),
         )
 

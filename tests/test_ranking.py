@@ -5,10 +5,13 @@ the whole batch; the low-quality filter by counting."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from starling.artifacts import new_version
+from starling.engagements import EngagementKind, Engagements
 from starling.foryou import ForYouTimeline
 from starling.ids import now_ms
 from starling.mixer import Page, Query
@@ -17,9 +20,14 @@ from starling.model import Account
 from starling.ranking.features import NAMES, TABLE, of_group
 from starling.ranking.hydrators import AccountFeatures, PostFeatures
 from starling.ranking.quality import LowQuality
+from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.stages import RankingInputs
 from starling.ranking.state import ACCOUNT_READ, POST_READ, FeatureState
+from starling.realgraph import RealGraph
 from starling.runtime import Runtime, open_runtime
+from starling.simclusters.communities import Communities
+from starling.simclusters.index import open_index
+from starling.simclusters.versions import directory_in, save_version
 from tests.counting import Counting
 from tests.test_foryou import FakeOutOfNetwork, Proposals
 
@@ -188,3 +196,32 @@ def test_the_low_quality_filter_counts(runtime: Runtime, accounts: Accounts) -> 
     keep = LowQuality().keep(Query(1), batch)
     assert keep.tolist() == [False, True, False, True, True, True]
     assert FEATURES.index("author_bot") >= 0
+
+
+def test_simclusters_features_of_planted_interests(tmp_path: Path) -> None:
+    # Two clusters; the viewer (1) and account 2 are interested in cluster 0 only, account
+    # 3 in cluster 1 only; 2 is a producer KnownFor cluster 0.
+    communities = Communities(
+        version=new_version(),
+        clusters=2,
+        producer_ids=np.array([2], np.int64),
+        known_for=np.array([0], np.int32),
+        known_score=np.array([1.0], np.float32),
+        consumer_ids=np.array([1, 2, 3], np.int64),
+        interest_ptr=np.array([0, 1, 2, 3], np.int64),
+        interest_clusters=np.array([0, 0, 1], np.int32),
+        interest_weights=np.array([1.0, 1.0, 1.0], np.float32),
+    )
+    save_version(communities, directory_in(tmp_path))
+    graph = RealGraph()
+    # Post 10 was liked by 2 (cluster 0), post 11 by 3 (cluster 1), post 12 by both.
+    like = int(EngagementKind.LIKE)
+    graph.add(Engagements.of_rows([(2, 10, 9, like, 1), (3, 11, 9, like, 2), (2, 12, 9, like, 3),
+                                   (3, 12, 9, like, 4)]))  # fmt: skip
+    reader = SimClustersReader(open_index(tmp_path), graph=graph)
+
+    block = reader.features(1, np.array([2, 3, 4, 2]), np.array([10, 11, 12, 13]))
+
+    assert block[:, 0].tolist() == [1.0, 0.0, 0.0, 1.0]  # author InterestedIn cosine
+    assert block[:, 1].tolist() == [1.0, 0.0, 0.0, 1.0]  # interest in the author's KnownFor
+    assert block[:, 3] == pytest.approx([1.0, 0.0, 2**-0.5, 0.0])  # engagers' cosine

@@ -40,6 +40,7 @@ TABLE: tuple[tuple[str, str], ...] = (
     ("simclusters_author_cosine", "simclusters-features"),
     ("simclusters_known_for", "simclusters-features"),
     ("simclusters_post_cosine", "simclusters-features"),
+    ("simclusters_engagers_cosine", "simclusters-features"),
     # The batch itself, the query and the clock: no read.
     ("in_network", "candidate-features"),
     ("source_index", "candidate-features"),

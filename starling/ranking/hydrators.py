@@ -19,12 +19,15 @@ from starling.mixer.query import Query
 from starling.model import Post
 from starling.ranking.features import of_group
 from starling.ranking.simclusters import SimClustersReader
-from starling.ranking.state import FeatureState
+from starling.ranking.state import ACCOUNT_READ, FeatureState
 from starling.realgraph import RealGraph, affinity
 
 HOUR_MS = 3_600_000
 RECENCY_HALF_LIFE_H = 6.0
 LINK_MARKERS = ("http://", "https://")
+# The columns of an account read that become author_* and viewer_* features.
+AUTHOR_COLUMNS = [ACCOUNT_READ.index(c) for c in ACCOUNT_READ if c != "engagements_per_day"]
+VIEWER_COLUMNS = [ACCOUNT_READ.index(c) for c in ("posts_per_day", "engagements_per_day")]
 
 
 class PostFeatures(Hydrator[Query]):
@@ -54,11 +57,10 @@ class AccountFeatures(Hydrator[Query]):
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
         asked = np.append(candidates.author_id, np.int64(query.viewer_id))
         block = self.state.read_accounts(asked, self.clock())
-        authors, viewer = block[:-1], block[-1]
-        # ACCOUNT_READ's order: bot, posts, posts/day, likes, reposts, replies and
-        # hashtags per post, then the viewer's engagements/day.
-        viewer_columns = np.tile([viewer[2], viewer[7]], (len(candidates), 1))
-        return candidates.with_features(self.names, np.hstack([authors[:, :7], viewer_columns]))
+        authors, viewer = block[:-1, AUTHOR_COLUMNS], block[-1, VIEWER_COLUMNS]
+        return candidates.with_features(
+            self.names, np.hstack([authors, np.tile(viewer, (len(candidates), 1))])
+        )
 
 
 class Affinity(Hydrator[Query]):

@@ -112,7 +112,7 @@ def timeline_as_of(
         out_of_network=[RealGraphSource(RealGraphIndex(graph))],
         clock=clock,
         ranking=RankingInputs(
-            features=state, realgraph=graph, simclusters=SimClustersReader(communities)
+            features=state, realgraph=graph, simclusters=SimClustersReader(communities, graph=graph)
         ),
     )
 

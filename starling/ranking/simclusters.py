@@ -1,6 +1,8 @@
 """SimClusters features of a batch: the viewer's InterestedIn against each author's
-InterestedIn (cosine), against each author's KnownFor cluster, and against each post's
-vector (cosine), from the newest communities and the in-process post vectors.
+InterestedIn (cosine), against each author's KnownFor cluster, against each post's
+vector (cosine), and against the sum of the InterestedIn of the accounts that engaged
+with each post in the real graph (cosine: a post vector that needs no history of likes),
+from the newest communities, the in-process post vectors and the real graph.
 See docs/subsystems/ranking.md#features and docs/subsystems/simclusters.md.
 """
 
@@ -10,22 +12,27 @@ import numpy as np
 
 from starling.artifacts import Newest
 from starling.ranking.columns import Ids, Matrix
+from starling.realgraph import RealGraph
 from starling.realgraph.arrays import ranges
 from starling.simclusters.communities import Communities
 from starling.simclusters.posts import PostVectors
 
-COLUMNS = 3  # author cosine, KnownFor interest, post cosine
+COLUMNS = 4  # author cosine, KnownFor interest, post cosine, engagers cosine
 
 
 class SimClustersReader:
     def __init__(
-        self, communities: Newest[Communities] | None, posts: PostVectors | None = None
+        self,
+        communities: Newest[Communities] | None,
+        posts: PostVectors | None = None,
+        graph: RealGraph | None = None,
     ) -> None:
         self.communities = communities
         self.posts = posts
+        self.graph = graph
 
     def features(self, viewer_id: int, author_ids: Ids, post_ids: Ids) -> Matrix:
-        """(rows x 3); zeros before the job has run once."""
+        """(rows x 4); zeros before the job has run once."""
         out = np.zeros((len(author_ids), COLUMNS))
         model = None if self.communities is None else self.communities.current()
         if model is None:
@@ -38,6 +45,22 @@ class SimClustersReader:
         known = model.known_for_of(author_ids)
         out[:, 1] = np.where(known >= 0, viewer[np.maximum(known, 0)], 0.0)
         out[:, 2] = self._post_cosines(model, viewer, post_ids)
+        out[:, 3] = self._engager_cosines(model, viewer, post_ids)
+        return out
+
+    def _engager_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+        """One read of the real graph: every engagement with the batch's posts."""
+        if self.graph is None:
+            return np.zeros(len(post_ids))
+        edges = self.graph.snapshot().engagers_of(post_ids)
+        posts, post_row = np.unique(edges.post, return_inverse=True)
+        engagers, engager_row = np.unique(edges.account, return_inverse=True)
+        vectors = np.zeros((posts.size, model.clusters))
+        np.add.at(vectors, post_row, dense_interests(model, engagers)[engager_row])
+        at = np.minimum(np.searchsorted(posts, post_ids), max(posts.size - 1, 0))
+        found = (posts[at] == post_ids) if posts.size else np.zeros(len(post_ids), np.bool_)
+        out = np.zeros(len(post_ids))
+        out[found] = _cosines(vectors[at[found]], viewer)
         return out
 
     def _post_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
