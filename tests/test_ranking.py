@@ -225,3 +225,30 @@ def test_simclusters_features_of_planted_interests(tmp_path: Path) -> None:
     assert block[:, 0].tolist() == [1.0, 0.0, 0.0, 1.0]  # author InterestedIn cosine
     assert block[:, 1].tolist() == [1.0, 0.0, 0.0, 1.0]  # interest in the author's KnownFor
     assert block[:, 3] == pytest.approx([1.0, 0.0, 2**-0.5, 0.0])  # engagers' cosine
+
+
+def test_a_declared_bot_nobody_likes_is_filtered_from_the_timeline(
+    runtime: Runtime, accounts: Accounts
+) -> None:
+    viewer, friend, fan = accounts(3)
+    bot = runtime.actions.register("newsbot", None, bot=True)
+    liked_bot = runtime.actions.register("goodbot", None, bot=True)
+    for followed in (friend, bot, liked_bot):
+        runtime.actions.follow(viewer.id, followed.id)
+    runtime.actions.post(friend.id, "hello")
+    spam = [runtime.actions.post(bot.id, f"buy {i} #x #y").id for i in range(2)]
+    liked = runtime.actions.post(liked_bot.id, "the weather").id
+    runtime.actions.like(fan.id, liked)
+    timeline = ForYouTimeline(
+        runtime.store,
+        runtime.cache,
+        runtime.activity,
+        runtime.home.ensure_timeline,
+        ranking=RankingInputs(features=runtime.features, realgraph=runtime.realgraph),
+    )
+
+    mixed = timeline.mix(Query(viewer.id, Page(limit=35)))
+
+    step = mixed.trace.step("low-quality")
+    assert (step.candidates_in, step.candidates_out) == (4, 2)
+    assert sorted(step.removed_ids.tolist()) == spam

@@ -84,8 +84,8 @@ def test_the_light_ranker_beats_chronological_on_held_out_viewers(
         )
     }
     assert [r.name for r in RANKERS] == ["chronological", "heuristic", "light", "oracle"]
-    assert quality["light"].auc > quality["chronological"].auc + 0.05
-    assert quality["light"].ndcg > quality["chronological"].ndcg
+    assert quality["light"].auc > quality["chronological"].auc + 0.08
+    assert quality["light"].ndcg > quality["chronological"].ndcg + 0.05
     assert quality["oracle"].ndcg > quality["light"].ndcg  # the truth stays out of reach
 
 

@@ -35,6 +35,8 @@ from starling.workers.realgraph import RealGraphWorker
 from starling.world.engagement import EngagementTruth, sample
 from starling.world.truth import load_world_meta
 
+SOURCE_TIMEOUT_S = 600.0  # every viewer's impressions come from every source
+
 
 @dataclass(frozen=True)
 class ImpressionParams:
@@ -104,7 +106,7 @@ def timeline_as_of(
     graph, state = RealGraph(), FeatureState()
     RealGraphWorker(runtime.log, runtime.store, graph, clock=clock).rebuild()
     FeatureWorker(runtime.log, runtime.store, state, clock=clock).rebuild()
-    return ForYouTimeline(
+    timeline = ForYouTimeline(
         runtime.store,
         runtime.cache,
         runtime.activity,
@@ -115,6 +117,9 @@ def timeline_as_of(
             features=state, realgraph=graph, simclusters=SimClustersReader(communities, graph=graph)
         ),
     )
+    for source in timeline.candidate_runner.pipeline.sources:
+        source.timeout_s = SOURCE_TIMEOUT_S  # a deadline is a serving concern, not the data's
+    return timeline
 
 
 def communities(runtime: Runtime, *, progress: bool) -> Newest[Communities]:
