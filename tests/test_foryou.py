@@ -97,7 +97,6 @@ def test_candidates_per_stage(runtime: Runtime, accounts: Accounts) -> None:
         "not-hidden": 5,
         "author-diversity": 5,
         "light-ranker": 5,  # the heuristic scorer until a model is trained
-        "light-cut": 5,
         "ranked-page": 5,
     }
     assert own[0].id in mixed.trace.step("not-own").removed_ids

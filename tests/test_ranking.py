@@ -22,7 +22,7 @@ from starling.ranking.hydrators import AccountFeatures, PostFeatures
 from starling.ranking.quality import LowQuality
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.stages import RankingInputs
-from starling.ranking.state import ACCOUNT_READ, POST_READ, FeatureState
+from starling.ranking.state import ACCOUNT_READ, POST_READ, FeatureState, StateParams
 from starling.realgraph import RealGraph
 from starling.runtime import Runtime, open_runtime
 from starling.simclusters.communities import Communities
@@ -252,3 +252,13 @@ def test_a_declared_bot_nobody_likes_is_filtered_from_the_timeline(
     step = mixed.trace.step("low-quality")
     assert (step.candidates_in, step.candidates_out) == (4, 2)
     assert sorted(step.removed_ids.tolist()) == spam
+
+
+def test_the_engagement_memory_is_bounded_and_keeps_the_newest() -> None:
+    state = FeatureState(StateParams(applied_capacity=4))
+    like = int(EngagementKind.LIKE)
+    rows = [(account, 10, 9, like, account) for account in range(1, 7)]
+    assert state.add_engagements(Engagements.of_rows(rows)) == 6
+    # The newest three (of a capacity of four) are remembered: a re-delivery adds nothing.
+    assert state.add_engagements(Engagements.of_rows(rows[3:])) == 0
+    assert state.add_engagements(Engagements.of_rows(rows[:1])) == 1

@@ -15,7 +15,8 @@ from starling.artifacts import Newest
 from starling.config import Settings, scaled_thresholds
 from starling.foryou.scoring import HeuristicScorer
 from starling.mixer import Query
-from starling.mixer.candidates import FEATURES, Candidates
+from starling.mixer.candidates import FEATURES, Candidates, Scores
+from starling.mixer.components import Scorer
 from starling.ranking.dataset import TEST, TRAIN, Impressions, newest_impressions
 from starling.ranking.evaluate import RANKERS, Context, as_candidates, evaluate
 from starling.ranking.impressions import ImpressionParams
@@ -115,7 +116,26 @@ def test_versions_reload_and_the_heuristic_scores_until_there_is_one(
     assert len(shares) == 5 and shares == sorted(shares, reverse=True)
 
 
-def test_the_cut_keeps_the_best_scored() -> None:
-    batch = Candidates.of(np.arange(1, 8, dtype=np.int64) << 16)
+class Counted(Scorer[Query]):
+    """A heavier scorer that scores by post id and records the batches it saw."""
+
+    id = "counted"
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def score(self, query: Query, candidates: Candidates) -> Scores:
+        self.batches.append(candidates.post_id.tolist())
+        return candidates.post_id.astype(np.float64)
+
+
+def test_the_cut_hands_only_the_light_rankers_best_to_the_heavier_scorer() -> None:
+    batch = Candidates.of(np.arange(1, 8, dtype=np.int64))
     batch = batch.with_columns(score=np.array([0.1, 0.9, 0.5, 0.7, 0.2, 0.3, 0.8]))
-    assert LightCut(keep=3).select(Query(1), batch).tolist() == [1, 6, 3]
+    heavier = Counted()
+
+    scores = LightCut(heavier, keep=3).score(Query(1), batch)
+
+    assert heavier.batches == [[2, 7, 4]]  # one call, the light ranker's best three
+    order = np.argsort(-scores, kind="stable") + 1
+    assert order.tolist() == [7, 4, 2, 3, 6, 5, 1]  # by the heavier score, then by light

@@ -2,7 +2,7 @@
 source and the out-of-network sources it is given, run side by side and fail-open;
 posts, engagement counts and the light features hydrated in batches (starling/ranking/);
 filtered cheapest first; scored by the light ranker (the heuristic scorer until a model
-is trained), its best 500 kept; a ranked page with at most two out-of-network entries in
+is trained); a ranked page with at most two out-of-network entries in
 a row. Each page served is recorded per viewer with why each entry is there,
 so the next page leaves it out and explain can answer. See docs/subsystems/foryou.md.
 """
@@ -87,7 +87,7 @@ class ForYouTimeline:
                 AuthorDiversity(),
             ],
             scorers=[self.ranking.scorer] if serving else [],
-            selectors=[self.ranking.cut, RankedPage()] if serving else [],
+            selectors=[RankedPage()] if serving else [],
         )
 
     def read(

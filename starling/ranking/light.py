@@ -1,5 +1,5 @@
-"""The light ranker as For You's scorer (numpy over the whole batch), the cut that keeps
-its best 500 for the heavy ranker, and the explanation of a served entry's light score.
+"""The light ranker as For You's scorer (numpy over the whole batch), the cut that hands
+its best 500 to the heavy ranker, and the explanation of a served entry's light score.
 Without a trained model yet, the heuristic scorer scores instead (and says so).
 See docs/subsystems/ranking.md#light-ranker.
 """
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from starling.artifacts import Newest
-from starling.mixer.candidates import FEATURES, Candidates, Rows, Scores
-from starling.mixer.components import Scorer, Selector
+from starling.mixer.candidates import FEATURES, Candidates, Scores
+from starling.mixer.components import Scorer
 from starling.mixer.query import Query
 from starling.ranking.model import LightModel
 
@@ -61,17 +61,28 @@ class LightRanker(Scorer[Query]):
         ]
 
 
-class LightCut(Selector[Query]):
-    """The best `keep` rows by the light score, best first (the heavy ranker's input)."""
+class LightCut(Scorer[Query]):
+    """The 1,500 -> 500 step: runs a heavier scorer (the heavy ranker) on the best
+    `keep` rows by the light score only, in one call; the other rows keep their light
+    order below every scored one. A plain scorer, so a ranking rung can hold it after
+    the light ranker."""
 
     id = "light-cut"
 
-    def __init__(self, keep: int = KEEP) -> None:
+    def __init__(self, heavier: Scorer[Query], keep: int = KEEP) -> None:
+        self.heavier = heavier
         self.keep = keep
 
-    def select(self, query: Query, candidates: Candidates) -> Rows:
-        order = np.argsort(-candidates.score, kind="stable")
-        return order[: self.keep]
+    def score(self, query: Query, candidates: Candidates) -> Scores:
+        light = candidates.score
+        if len(candidates) <= self.keep:
+            return self.heavier.score(query, candidates)
+        top = np.argsort(-light, kind="stable")[: self.keep]
+        heavy = self.heavier.score(query, candidates.take(top))
+        # Below the lowest heavy score, in light order (light scores are in [0, 1]).
+        scores: Scores = float(heavy.min()) - 2.0 + light / max(float(light.max()), 1e-12)
+        scores[top] = heavy
+        return scores
 
 
 def _value(candidates: Candidates, row: int, column: int | None) -> float | None:

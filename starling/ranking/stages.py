@@ -1,6 +1,6 @@
 """What For You's pipeline takes from ranking: the feature hydrators, the low-quality
-filter, the light ranker (the heuristic scorer until a model is trained) and its cut,
-built from the in-process state they read. See docs/subsystems/ranking.md#serving.
+filter and the light ranker (the heuristic scorer until a model is trained), built from
+the in-process state they read. See docs/subsystems/ranking.md#serving.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from starling.artifacts import Newest
 from starling.foryou.filters import Clock
 from starling.foryou.scoring import HeuristicScorer
-from starling.mixer.components import Filter, Hydrator, Selector
+from starling.mixer.components import Filter, Hydrator
 from starling.mixer.query import Query
 from starling.ranking.hydrators import (
     AccountFeatures,
@@ -19,7 +19,7 @@ from starling.ranking.hydrators import (
     PostFeatures,
     SimClustersFeatures,
 )
-from starling.ranking.light import LightCut, LightRanker
+from starling.ranking.light import LightRanker
 from starling.ranking.model import LightModel
 from starling.ranking.quality import LowQuality
 from starling.ranking.simclusters import SimClustersReader
@@ -49,4 +49,3 @@ class RankingStages:
         ]
         self.low_quality: Filter[Query] = LowQuality()
         self.scorer = LightRanker(inputs.light, HeuristicScorer(clock))
-        self.cut: Selector[Query] = LightCut()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -237,8 +238,12 @@ class FeatureState:
         self.landmark_ms = at_ms
 
     def _forget_oldest(self) -> None:
-        while len(self._applied) > self.params.applied_capacity:
-            del self._applied[next(iter(self._applied))]
+        """Past the capacity, keeps the newest three quarters of it in one pass (deleting
+        from the front one at a time makes each next lookup of the front slower)."""
+        applied, capacity = self._applied, self.params.applied_capacity
+        if len(applied) > capacity:
+            kept = capacity * 3 // 4
+            self._applied = dict(islice(applied.items(), len(applied) - kept, None))
 
     @staticmethod
     def _add(table: IdTable, rows: npt.NDArray[np.intp], name: str, values: Matrix) -> None:
