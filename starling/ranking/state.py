@@ -157,8 +157,9 @@ class FeatureState:
     def compact(self, now_ms: int) -> None:
         """Drops the rows of posts older than the window."""
         with self._lock:
-            created = self.posts.ids >> SEQUENCE_BITS
-            self.posts.keep(created >= now_ms - self.params.window_ms)
+            recent = (self.posts.ids >> SEQUENCE_BITS) >= now_ms - self.params.window_ms
+            if not recent.all():  # the worker's idle tick: usually nothing to drop
+                self.posts.keep(recent)
 
     # -- reads (requests), one call for a whole batch --
 
