@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench import (
     fanout_throughput,
+    foryou_quality,
     heavy_ranker,
     http_load,
     post_to_visible,
@@ -35,6 +36,7 @@ BENCHMARKS = (
     recovery_postgres,
     simclusters,
     heavy_ranker,
+    foryou_quality,
 )
 
 

@@ -20,6 +20,8 @@ from starling.ads import cli as ads_cli
 from starling.config import Settings, scaled_thresholds
 from starling.workers.registry import WORKERS, cannot_run_alone
 
+DEMO_VIEWERS = 300  # the demo's light ranker trains on their impressions in seconds
+
 if TYPE_CHECKING:
     from starling.runtime import Runtime
 
@@ -141,6 +143,12 @@ def _add_train(sub: Any) -> None:
     heavy.add_argument("--dim", type=int, default=32, help="width of the transformer")
     _add_settings(heavy)
     heavy.set_defaults(run=_train_heavy)
+    light = train.add_parser("light", help="the light ranker, on simulated impressions")
+    light.add_argument("--viewers", type=int, default=1_000, help="sampled viewers")
+    light.add_argument("--seed", type=int, default=0, help="of the viewers and labels")
+    light.add_argument("--rebuild", action="store_true", help="new impressions even if saved")
+    _add_settings(light)
+    light.set_defaults(run=_train_light)
 
 
 def _train_simclusters(args: argparse.Namespace) -> int:
@@ -188,6 +196,29 @@ def _train_heavy(args: argparse.Namespace) -> int:
     print(trained.path)
     print(json.dumps(trained.model.trained.get("test", {}), indent=1))
     return 0
+
+
+def _train_light(args: argparse.Namespace) -> int:
+    try:
+        _train_light_on(_settings(args), args.viewers, args.seed, rebuild=args.rebuild)
+    except ValueError as exc:
+        print(f"starling train light: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _train_light_on(settings: Settings, viewers: int, seed: int, *, rebuild: bool) -> None:
+    from starling.ranking.impressions import ImpressionParams
+    from starling.ranking.train import train_light
+    from starling.runtime import open_runtime
+
+    runtime = open_runtime(settings, workers="none")
+    try:
+        params = ImpressionParams(viewers=viewers, seed=seed)
+        model, path = train_light(runtime, params, rebuild=rebuild)
+    finally:
+        runtime.close()
+    print(f"light ranker {model.version}: {path}")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -272,6 +303,8 @@ def _demo(args: argparse.Namespace) -> int:
     if not base.store_path.exists():
         print("Generating the demo world (first run only)...")
         _generate(base, "demo", 1)
+        print("Training the light ranker on simulated impressions (first run only)...")
+        _train_light_on(_settings(args), DEMO_VIEWERS, 0, rebuild=True)
     _run_server(_settings(args), on_ready=_print_demo_help)  # with the new world's settings
     return 0
 

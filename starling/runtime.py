@@ -36,13 +36,22 @@ from starling.foryou.interest_sources import interest_sources
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
+from starling.mixer import Query, Source
+from starling.ranking.heavy.score import ScoreWeights
+from starling.ranking.heavy.scorer import newest_model as newest_heavy_model
+from starling.ranking.model import newest_model
+from starling.ranking.simclusters import SimClustersReader
+from starling.ranking.stages import RankingInputs
+from starling.ranking.state import FeatureState
 from starling.realgraph import RealGraph
 from starling.store.base import Store
 from starling.store.open import open_store
 from starling.workers import registry
 from starling.workers.base import Worker
 from starling.workers.fanout import FanoutWorker
+from starling.workers.features import FeatureWorker
 from starling.workers.realgraph import RealGraphWorker
+from starling.workers.simclusters import SimClustersWorker
 
 WorkerMode = Literal["threads", "sync", "none"]
 
@@ -75,8 +84,17 @@ class Runtime:
         )
         # In-process by default: the engagement graph its worker writes and readers here use.
         self.realgraph = realgraph if realgraph is not None else RealGraph()
+        self.features = FeatureState()  # in-process, as the real graph: its worker writes it
         deps = registry.WorkerDeps(
-            log, outbox, store, cache, settings, self.policy, self.realgraph, lambda: self.for_you
+            log,
+            outbox,
+            store,
+            cache,
+            settings,
+            self.policy,
+            self.realgraph,
+            self.features,
+            lambda: self.for_you,
         )
         self.workers: dict[str, Worker] = registry.build(deps)
         self.actions = Actions(
@@ -95,15 +113,30 @@ class Runtime:
             cache,
             self.activity,
             self.home.ensure_timeline,
-            out_of_network=[
-                RealGraphSource(RealGraphIndex(self.realgraph)),
-                *interest_sources(self.workers),
-            ],
+            out_of_network=self.out_of_network(),
             budget_scale=settings.foryou_budget_scale,
             ads=PromotedSlots(store, cache, campaigns, slots_setting(settings.ad_slots)),
+            ranking=self._ranking_inputs(),
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def out_of_network(self) -> list[Source[Query]]:
+        """For You's out-of-network sources over this process's in-memory state: the real
+        graph, then the interest-based ones (SimClusters, TwHIN)."""
+        return [RealGraphSource(RealGraphIndex(self.realgraph)), *interest_sources(self.workers)]
+
+    def _ranking_inputs(self) -> RankingInputs:
+        simclusters = self.workers[SimClustersWorker.name]
+        assert isinstance(simclusters, SimClustersWorker)
+        return RankingInputs(
+            features=self.features,
+            realgraph=self.realgraph,
+            simclusters=SimClustersReader(simclusters.index, simclusters.posts, self.realgraph),
+            light=newest_model(self.settings.data_dir),
+            heavy=newest_heavy_model(self.settings.data_dir),
+            weights=ScoreWeights.of(self.settings),
+        )
 
     @property
     def fanout(self) -> FanoutWorker:
@@ -120,6 +153,10 @@ class Runtime:
         chosen = registry.chosen(self.settings.workers, self.workers)
         if RealGraphWorker.name in chosen and self.mode != "none":
             self.realgraph_worker.rebuild()  # the in-process graph died with the last run
+        if FeatureWorker.name in chosen and self.mode != "none":
+            features = self.workers[FeatureWorker.name]
+            assert isinstance(features, FeatureWorker)
+            features.rebuild()  # the in-process feature state died with the last run
         if self.mode == "threads":
             for name in chosen:
                 self._start_thread(self.workers[name])

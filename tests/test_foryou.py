@@ -83,16 +83,22 @@ def test_candidates_per_stage(runtime: Runtime, accounts: Accounts) -> None:
         "posts": 8,
         "engagement": 8,
         "author-followers": 8,
+        "post-features": 8,
+        "account-features": 8,
+        "affinity": 8,
+        "simclusters-features": 8,
+        "candidate-features": 8,
         "live": 7,  # the deleted one
         "not-own": 6,
         "recent": 6,
         "social-proof": 5,  # the stranger's post nobody vouched for
+        "low-quality": 5,
         "repost-dedup": 5,
         "not-served": 5,
         "not-seen": 5,
         "not-hidden": 5,
         "author-diversity": 5,
-        "heuristic-score": 5,
+        "light-ranker": 5,  # the heuristic scorer until a model is trained
         "ranked-page": 5,
     }
     assert own[0].id in mixed.trace.step("not-own").removed_ids

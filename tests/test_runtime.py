@@ -72,6 +72,7 @@ def test_no_relay_when_the_workers_read_the_outbox(make_runtime: RuntimeFactory)
         "realgraph",
         "simclusters",
         "twhin",
+        "features",
         "precompute",
     }
 
@@ -91,6 +92,7 @@ def test_sync_mode_on_redis_streams_relays_then_fans_out(
         "realgraph",
         "simclusters",
         "twhin",
+        "features",
         "precompute",
     ]
     assert runtime.workers["fanout"].log is runtime.log is not runtime.outbox

@@ -41,7 +41,8 @@ class EngagementCounts(Hydrator[Query]):
 
 
 class AuthorFollowers(Hydrator[Query]):
-    """Each author's follower count, from one read of the authors' accounts."""
+    """Each author's follower, following and post counts, from one read of the authors'
+    accounts."""
 
     id = "author-followers"
 
@@ -50,10 +51,13 @@ class AuthorFollowers(Hydrator[Query]):
 
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
         accounts = self.store.get_accounts(np.unique(candidates.author_id).tolist())
-        followers = {a.id: a.followers_count for a in accounts.values()}
-        return candidates.with_feature(
-            "author_followers", _looked_up(candidates.author_id, followers)
-        )
+        counts = {
+            "author_followers": {a.id: a.followers_count for a in accounts.values()},
+            "author_following": {a.id: a.following_count for a in accounts.values()},
+            "author_statuses": {a.id: a.statuses_count for a in accounts.values()},
+        }
+        block = np.stack([_looked_up(candidates.author_id, c) for c in counts.values()], axis=1)
+        return candidates.with_features(tuple(counts), block)
 
 
 def _looked_up(keys: Ids, values: Mapping[int, int]) -> Scores:

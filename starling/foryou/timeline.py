@@ -1,8 +1,9 @@
 """The For You timeline, declared as a pipeline on the mixer's runner: the in-network
 source and the out-of-network sources it is given, run side by side and fail-open;
-posts, engagement counts and author features hydrated in batches; filtered cheapest
-first; ranked by the heaviest rung of its ranking ladder that fits the latency budget; a
-ranked page with at most two out-of-network entries in a row. Each page served is
+posts, engagement counts and the light features hydrated in batches (starling/ranking/);
+filtered cheapest first; ranked by the heaviest rung of its ranking ladder that fits the
+latency budget (heavy ranker behind the light ranker's 500 cut, light ranker, heuristic);
+a ranked page with at most two out-of-network entries in a row. Each page served is
 recorded per viewer with why each entry is there, so the next page leaves it out and
 explain can answer.
 
@@ -42,7 +43,6 @@ from starling.foryou.filters import (
 from starling.foryou.hydrators import AuthorFollowers, EngagementCounts
 from starling.foryou.precompute import FRESH_MS, RecentReaders
 from starling.foryou.ranked_list import RankedList
-from starling.foryou.scoring import HeuristicScorer
 from starling.foryou.selector import RankedPage
 from starling.foryou.sources import IN_NETWORK_CANDIDATES
 from starling.ids import now_ms
@@ -55,6 +55,7 @@ from starling.mixer.ladder import CHRONOLOGICAL, Rung
 from starling.mixer.latency import Clock as Timer
 from starling.mixer.posts import PostRecords
 from starling.model import Post
+from starling.ranking.stages import RankingInputs, RankingStages
 from starling.store.base import Store
 
 if TYPE_CHECKING:  # the ads step reuses For You's filters: no import cycle at run time
@@ -67,6 +68,7 @@ SERVED_TTL_S = 48 * 3600  # as long as an entry can pass the age filter
 SEEN_TTL_S = SERVED_TTL_S
 RANKED_TTL_S = 3600  # a list is fresh for FRESH_MS, then kept this long as the stale fallback
 STALE = "stale"
+TRAINED = ("heavy", "light")  # tiers whose scores the light model explains
 
 
 @dataclass(frozen=True)
@@ -96,61 +98,70 @@ class ForYouTimeline:
         budget_scale: float = DEFAULT_SCALE,
         timer: Timer = time.perf_counter,
         ads: PromotedSlots | None = None,
+        ranking: RankingInputs | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.clock = clock
         self.budget_scale = budget_scale
         self.ads = ads  # the mixer pipeline's ads step, on every page served
+        self.ranking = RankingStages(ranking or RankingInputs(), clock, store)
         in_network = InNetworkSource(
             store, cache, activity, ensure_timeline, candidates=IN_NETWORK_CANDIDATES
         )
-        self.pipeline = self._pipeline([in_network, *out_of_network])
+        sources = [in_network, *out_of_network]
+        self.pipeline = self._pipeline(sources, serving=True)
         self.runner = Runner(self.pipeline, clock=timer)
+        # Candidate-only: what the ranked page is chosen from, without the served and seen
+        # records, ranking, selection or budgets (the impressions ranking models learn from).
+        self.candidate_runner = Runner(self._pipeline(sources, serving=False), clock=timer)
         self.readers = RecentReaders(clock)
         self._page_filters: list[Filter[Query]] = [NotServed(cache.served), NotSeen(cache.seen)]
         self._page_checks: list[Filter[Query]] = [Live(), NotHidden(store)]
         self._keeper = ThreadPoolExecutor(1, thread_name_prefix="for_you-keeper")
         self._kept: Future[None] | None = None
 
-    def _pipeline(self, sources: Sequence[Source[Query]]) -> Pipeline[Query]:
+    def _pipeline(self, sources: Sequence[Source[Query]], *, serving: bool) -> Pipeline[Query]:
         """For You, declared. Filters run cheapest first, except that author diversity
         runs last: it keeps the newest entries of each author among the survivors."""
         store = self.store
+        served: list[Filter[Query]] = [NotServed(self.cache.served), NotSeen(self.cache.seen)]
         return Pipeline(
-            product="for_you",
+            product="for_you" if serving else "for_you_candidates",
             query_hydrators=[FollowSet(store)],
             sources=sources,
             hydrators=[
                 PostRecords(store),
                 EngagementCounts(self.cache.counters),
                 AuthorFollowers(store),
+                *self.ranking.hydrators,
             ],
             filters=[
                 Live(),
                 NotOwn(),
                 Recent(self.clock),
                 SocialProof(),
+                self.ranking.low_quality,
                 RepostDedup(),
-                NotServed(self.cache.served),
-                NotSeen(self.cache.seen),
+                *(served if serving else []),
                 NotHidden(store),
                 AuthorDiversity(),
             ],
-            ranking=self._ranking(),
-            selectors=[RankedPage()],
-            budgets=budgets(self.budget_scale),
+            ranking=self._ranking() if serving else [],
+            selectors=[RankedPage()] if serving else [],
+            budgets=budgets(self.budget_scale) if serving else None,
         )
 
     def _ranking(self) -> list[Rung[Query]]:
         """The ladder, heaviest first; past its last rung the runner ranks newest first.
-        The trained rankers go in their rungs: heavy is [light, heavy] (the light
-        ranker's cut, then the heavy ranker), light is [light]."""
-        scale = self.budget_scale
+        Heavy is the light ranker, then its 500 cut handing the best to the heavy ranker;
+        light is the light ranker alone. A rung whose model is not trained yet is passed
+        over (ready)."""
+        scale, r = self.budget_scale, self.ranking
         return [
-            Rung("heavy", [], rung_budget("heavy", scale)),
-            Rung("light", [], rung_budget("light", scale)),
-            Rung("heuristic", [HeuristicScorer(self.clock)], rung_budget("heuristic", scale)),
+            Rung("heavy", r.heavy, rung_budget("heavy", scale), ready=r.heavy_ready),
+            Rung("light", [r.light], rung_budget("light", scale), ready=r.light_ready),
+            Rung("heuristic", [r.heuristic], rung_budget("heuristic", scale)),
         ]
 
     def read(
@@ -238,6 +249,11 @@ class ForYouTimeline:
         step (no ads: they are placed, and charged, only on pages served)."""
         return self.runner.run(query)
 
+    def candidates(self, query: Query) -> Mixed[Query]:
+        """Every candidate the page would be ranked from, hydrated and filtered as for
+        serving, nothing recorded (the impressions ranking models learn from)."""
+        return self.candidate_runner.run(query)
+
     def precompute(self, viewer_id: int) -> None:
         """Ranks the viewer's list and caches it (the precompute worker's step)."""
         mixed = self.mix(Query(viewer_id, Page(limit=PAGE_SIZE)))
@@ -272,6 +288,7 @@ class ForYouTimeline:
     def close(self) -> None:
         self._keeper.shutdown(wait=True)
         self.runner.close()
+        self.candidate_runner.close()
         if self.ads is not None:
             self.ads.close()
 
@@ -315,14 +332,15 @@ class ForYouTimeline:
 
     def _explanations(self, page: Candidates, ranking: str, tier: str) -> dict[int, str]:
         """Entry id -> why it was served: its source, score and the scorer that gave it,
-        the ranking tier, features, social proof and the filters it passed (every
-        filter: a served entry survived them all). Promoted rows are the ads step's to
-        explain."""
+        the ranking tier, the light model and its top features (when a trained ranker
+        ranked it), features, social proof and the filters it passed (every filter: a
+        served entry survived them all). Promoted rows are the ads step's to explain."""
         pipeline = self.pipeline
         passed = [f.id for f in pipeline.filters]
         sources = [s.id for s in pipeline.sources]
         scorer = self.runner.scorer_of(tier)
         served_at = self.clock()
+        light = self.ranking.light.explain(page) if tier in TRAINED else None
         return {
             int(page.post_id[row]): json.dumps(
                 {
@@ -330,6 +348,7 @@ class ForYouTimeline:
                     "score": float(page.score[row]),
                     "scorer": scorer,
                     "ranking": ranking,
+                    **(light[row] if light is not None else {}),
                     "features": dict(zip(FEATURES, page.features[row].tolist(), strict=True)),
                     "social_proof": [str(a) for a in page.social_proof[row]],
                     "filters_passed": passed,

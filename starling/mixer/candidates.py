@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from starling.ids import SEQUENCE_BITS
 from starling.model import Post
+from starling.ranking.features import INDEX, NAMES
 
 Ids = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -24,9 +25,9 @@ Records = npt.NDArray[np.object_]
 Rows = Mask | npt.NDArray[np.intp]
 Matrix = npt.NDArray[np.float64]
 
-# The columns of `Candidates.features`, by name: what hydrators fill and scorers read.
-# `similarity`: an interest-based source's cosine between the viewer and the post (0 else).
-FEATURES = ("favourites", "reblogs", "author_followers", "similarity")
+# The columns of `Candidates.features`, by name: what hydrators fill and scorers read
+# (the table, with the group that fills each, is starling/ranking/features.py).
+FEATURES = NAMES
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,17 @@ class Candidates:
         return Candidates(**{**{c: getattr(self, c) for c in COLUMNS}, **columns})
 
     def feature(self, name: str) -> Scores:
-        column: Scores = self.features[:, FEATURES.index(name)]
+        column: Scores = self.features[:, INDEX[name]]
         return column
 
     def with_feature(self, name: str, values: Scores) -> Candidates:
         """The same rows with one feature column filled."""
+        return self.with_features((name,), np.asarray(values, dtype=np.float64)[:, None])
+
+    def with_features(self, names: Sequence[str], values: Matrix) -> Candidates:
+        """The same rows with these feature columns filled from a (rows x names) block."""
         features = self.features.copy()
-        features[:, FEATURES.index(name)] = values
+        features[:, [INDEX[name] for name in names]] = values
         return self.with_columns(features=features)
 
     def with_social_proof(self, proofs: Sequence[tuple[int, ...]]) -> Candidates:

@@ -15,7 +15,7 @@ window (latency.py). See docs/subsystems/mixer.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic
 
@@ -29,15 +29,21 @@ from starling.mixer.query import Query
 CHRONOLOGICAL = "chronological"
 
 
+def _always() -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Rung(Generic[Q]):
     """A ranking tier: its name in responses and metrics (heavy, light, heuristic), the
     scorers it runs in order (a later one reads the earlier one's score) and its budget.
-    A rung with no scorers (a ranker not wired in) is left out of the ladder."""
+    A rung with no scorers (a ranker not wired in) is left out of the ladder; one that is
+    not `ready` (its model not trained yet, and loaded while serving) is passed over."""
 
     tier: str
     scorers: Sequence[Scorer[Q]]
     budget_s: float = float("inf")
+    ready: Callable[[], bool] = _always
 
 
 class NewestFirst(Scorer[Query]):
@@ -63,7 +69,7 @@ class Ladder(Generic[Q]):
         time left before `deadline_s` (both counted from the start of the run)."""
         for rung in self.rungs[:-1]:
             cost = self._costs[rung.tier].p95()
-            if cost <= rung.budget_s and elapsed_s + cost <= deadline_s:
+            if cost <= rung.budget_s and elapsed_s + cost <= deadline_s and rung.ready():
                 return rung
         return self.rungs[-1]
 

@@ -1,2 +1,4 @@
-"""Ranking of the For You timeline's candidates: the light and heavy rankers and the
-features they read. See docs/subsystems/foryou.md."""
+"""For You ranking: the feature store fed by the log, feature hydration, simulated
+impressions, the light ranker (logistic regression), the heavy ranker (`heavy/`) and the
+low-quality filter. See docs/subsystems/ranking.md.
+"""

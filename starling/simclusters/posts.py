@@ -98,6 +98,15 @@ class PostVectors:
         used = table.clusters[slot] >= 0
         return table.clusters[slot][used], table.weights[slot][used].astype(np.float32)
 
+    def vectors(
+        self, post_ids: npt.NDArray[np.int64]
+    ) -> tuple[PostTable | None, npt.NDArray[np.int64]]:
+        """The table and each post's slot in it (-1 for a post without a vector), for a
+        whole batch: a ranking feature reads `clusters` and `weights` at those slots."""
+        table = self.table
+        slots = np.array([self._slot_of.get(p, -1) for p in post_ids.tolist()], dtype=np.int64)
+        return table, slots
+
     def _slot(self, table: PostTable, post_id: int) -> int:
         slot = self._slot_of.get(post_id)
         if slot is not None:

@@ -15,6 +15,7 @@ from starling.eventlog.outbox import OutboxLog
 from starling.eventlog.redis_streams import RedisStreamsLog
 from starling.fanout_policy import ThresholdPolicy
 from starling.foryou.precompute import PrecomputeWorker, Precomputing
+from starling.ranking.state import FeatureState
 from starling.realgraph import RealGraph
 from starling.simclusters.index import open_index
 from starling.store.base import Store
@@ -22,6 +23,7 @@ from starling.twhin.embeddings import newest
 from starling.workers.base import Worker
 from starling.workers.counts import CountsWorker
 from starling.workers.fanout import FanoutWorker
+from starling.workers.features import FeatureWorker
 from starling.workers.graph import GraphWorker
 from starling.workers.realgraph import RealGraphWorker
 from starling.workers.relay import RelayWorker
@@ -34,6 +36,7 @@ IN_PROCESS = (
     RealGraphWorker.name,
     SimClustersWorker.name,
     TwhinWorker.name,
+    FeatureWorker.name,
     PrecomputeWorker.name,
 )
 # Workers that write cache roles: a process of their own needs the shared Redis.
@@ -51,6 +54,7 @@ class WorkerDeps:
     settings: Settings
     policy: ThresholdPolicy
     realgraph: RealGraph  # the in-process graph its worker writes and the timelines read
+    features: FeatureState  # the in-process feature columns its worker writes, For You reads
     # The For You timeline whose active viewers' lists the precompute worker keeps; asked
     # for on use, as it is built after the workers whose state it reads.
     for_you: Callable[[], Precomputing]
@@ -74,6 +78,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
     "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
     "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
+    "features": lambda d: FeatureWorker(d.log, d.store, d.features),
     "twhin": lambda d: TwhinWorker(d.log, d.store, newest(d.settings.data_dir)),
     "precompute": lambda d: PrecomputeWorker(d.log, d.for_you),
 }

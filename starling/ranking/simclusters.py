@@ -1,0 +1,101 @@
+"""SimClusters features of a batch: the viewer's InterestedIn against each author's
+InterestedIn (cosine), against each author's KnownFor cluster, against each post's
+vector (cosine), and against the sum of the InterestedIn of the accounts that engaged
+with each post in the real graph (cosine: a post vector that needs no history of likes),
+from the newest communities, the in-process post vectors and the real graph.
+See docs/subsystems/ranking.md#features and docs/subsystems/simclusters.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from starling.artifacts import Newest
+from starling.ranking.columns import Ids, Matrix
+from starling.realgraph import RealGraph
+from starling.realgraph.arrays import ranges
+from starling.simclusters.communities import Communities
+from starling.simclusters.posts import PostVectors
+
+COLUMNS = 4  # author cosine, KnownFor interest, post cosine, engagers cosine
+
+
+class SimClustersReader:
+    def __init__(
+        self,
+        communities: Newest[Communities] | None,
+        posts: PostVectors | None = None,
+        graph: RealGraph | None = None,
+    ) -> None:
+        self.communities = communities
+        self.posts = posts
+        self.graph = graph
+
+    def features(self, viewer_id: int, author_ids: Ids, post_ids: Ids) -> Matrix:
+        """(rows x 4); zeros before the job has run once."""
+        out = np.zeros((len(author_ids), COLUMNS))
+        model = None if self.communities is None else self.communities.current()
+        if model is None:
+            return out
+        viewer = model.dense_interest(viewer_id)
+        if not viewer.any():
+            return out
+        authors, where = np.unique(author_ids, return_inverse=True)
+        out[:, 0] = _cosines(dense_interests(model, authors), viewer)[where]
+        known = model.known_for_of(author_ids)
+        out[:, 1] = np.where(known >= 0, viewer[np.maximum(known, 0)], 0.0)
+        out[:, 2] = self._post_cosines(model, viewer, post_ids)
+        out[:, 3] = self._engager_cosines(model, viewer, post_ids)
+        return out
+
+    def _engager_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+        """One read of the real graph: every engagement with the batch's posts."""
+        if self.graph is None:
+            return np.zeros(len(post_ids))
+        edges = self.graph.snapshot().engagers_of(post_ids)
+        posts, post_row = np.unique(edges.post, return_inverse=True)
+        engagers, engager_row = np.unique(edges.account, return_inverse=True)
+        vectors = np.zeros((posts.size, model.clusters))
+        np.add.at(vectors, post_row, dense_interests(model, engagers)[engager_row])
+        at = np.minimum(np.searchsorted(posts, post_ids), max(posts.size - 1, 0))
+        found = (posts[at] == post_ids) if posts.size else np.zeros(len(post_ids), np.bool_)
+        out = np.zeros(len(post_ids))
+        out[found] = _cosines(vectors[at[found]], viewer)
+        return out
+
+    def _post_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+        if self.posts is None:
+            return np.zeros(len(post_ids))
+        table, slots = self.posts.vectors(post_ids)
+        if table is None or table.model is not model:  # vectors of another version
+            return np.zeros(len(post_ids))
+        has = slots >= 0
+        clusters, weights = table.clusters[slots[has]], table.weights[slots[has]]
+        dense = np.zeros((int(has.sum()), model.clusters))
+        rows = np.repeat(np.arange(len(clusters)), clusters.shape[1])
+        used = clusters.ravel() >= 0
+        dense[rows[used], clusters.ravel()[used]] = weights.ravel()[used]
+        out = np.zeros(len(post_ids))
+        out[has] = _cosines(dense, viewer)
+        return out
+
+
+def dense_interests(model: Communities, account_ids: Ids) -> Matrix:
+    """Each account's InterestedIn as a dense row (zeros for an account without one)."""
+    ids = model.consumer_ids
+    dense = np.zeros((len(account_ids), model.clusters))
+    if not ids.size:
+        return dense
+    at = np.minimum(np.searchsorted(ids, account_ids), ids.size - 1)
+    found = ids[at] == account_ids
+    starts, ends = model.interest_ptr[at[found]], model.interest_ptr[at[found] + 1]
+    rows = np.repeat(np.flatnonzero(found), ends - starts)
+    positions = ranges(starts, ends)
+    dense[rows, model.interest_clusters[positions]] = model.interest_weights[positions]
+    return dense
+
+
+def _cosines(rows: Matrix, viewer: Matrix) -> Matrix:
+    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(viewer)
+    cosines: Matrix = (rows @ viewer) / np.maximum(norms, 1e-12)
+    return cosines

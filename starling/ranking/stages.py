@@ -1,0 +1,74 @@
+"""What For You's pipeline takes from ranking: the feature hydrators, the low-quality
+filter and the scorers of its ranking rungs (the light ranker, the heuristic scorer until
+a model is trained, and the heavy ranker behind the light ranker's 500 cut), built from
+the in-process state they read. See docs/subsystems/ranking.md#serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starling.artifacts import Newest
+from starling.foryou.filters import Clock
+from starling.foryou.scoring import HeuristicScorer
+from starling.mixer.components import Filter, Hydrator, Scorer
+from starling.mixer.query import Query
+from starling.ranking.heavy.history import RealGraphHistory
+from starling.ranking.heavy.model import HeavyModel
+from starling.ranking.heavy.score import ScoreWeights
+from starling.ranking.heavy.scorer import HeavyRanker
+from starling.ranking.hydrators import (
+    AccountFeatures,
+    Affinity,
+    CandidateFeatures,
+    PostFeatures,
+    SimClustersFeatures,
+)
+from starling.ranking.light import LightCut, LightRanker
+from starling.ranking.model import LightModel
+from starling.ranking.quality import LowQuality
+from starling.ranking.simclusters import SimClustersReader
+from starling.ranking.state import FeatureState
+from starling.realgraph import RealGraph
+from starling.store.base import Store
+
+
+@dataclass(frozen=True)
+class RankingInputs:
+    """The in-process state the ranking stages read; each may be empty (a test, a fresh
+    instance): its features are then zeros, and without a model the heuristic scores."""
+
+    features: FeatureState = field(default_factory=FeatureState)
+    realgraph: RealGraph = field(default_factory=RealGraph)
+    simclusters: SimClustersReader = field(default_factory=lambda: SimClustersReader(None))
+    light: Newest[LightModel] | None = None
+    heavy: Newest[HeavyModel] | None = None
+    weights: ScoreWeights | None = None  # the heavy ranker's final score (the settings)
+
+
+class RankingStages:
+    def __init__(self, inputs: RankingInputs, clock: Clock, store: Store) -> None:
+        self.hydrators: list[Hydrator[Query]] = [
+            PostFeatures(inputs.features, clock),
+            AccountFeatures(inputs.features, clock),
+            Affinity(inputs.realgraph),
+            SimClustersFeatures(inputs.simclusters),
+            CandidateFeatures(clock),
+        ]
+        self.low_quality: Filter[Query] = LowQuality()
+        self.heuristic = HeuristicScorer(clock)
+        self.light = LightRanker(inputs.light, self.heuristic)
+        self.heavy: list[Scorer[Query]] = []  # the heavy rung after the light ranker
+        if inputs.heavy is not None and inputs.weights is not None:
+            history = RealGraphHistory(inputs.realgraph)
+            heavy = HeavyRanker(inputs.heavy, history, store, inputs.weights)
+            self.heavy = [self.light, LightCut(heavy)]
+        self._models = (inputs.light, inputs.heavy)
+
+    def light_ready(self) -> bool:
+        """A light model is trained (else the heuristic scores: its own rung)."""
+        return self.light.model() is not None
+
+    def heavy_ready(self) -> bool:
+        heavy = self._models[1]
+        return self.light_ready() and heavy is not None and heavy.current() is not None
