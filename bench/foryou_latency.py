@@ -28,11 +28,10 @@ from tqdm import tqdm
 from bench.common import machine, markdown_table, milliseconds, write_results
 from bench.realgraph import load, viewers
 from bench.world import bench_data_dir, bench_settings, world_arguments
-from starling.foryou import ForYouTimeline
 from starling.foryou.budgets import rung_budget
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.foryou.sources import OUT_OF_NETWORK_CANDIDATES
-from starling.foryou.timeline import PAGE_SIZE
+from starling.foryou.timeline import PAGE_SIZE, ForYouTimeline
 from starling.mixer import Candidates, Page, Query, Scorer, Source
 from starling.mixer.budgets import PHASES
 from starling.mixer.candidates import Scores

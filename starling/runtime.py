@@ -31,9 +31,9 @@ from starling.eventlog.base import EventLog
 from starling.eventlog.open import open_log, open_outbox
 from starling.eventlog.outbox import OutboxLog
 from starling.fanout_policy import FanoutFlags, FlagsFile, ThresholdPolicy
-from starling.foryou import ForYouTimeline
 from starling.foryou.interest_sources import interest_sources
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
+from starling.foryou.timeline import ForYouTimeline
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
 from starling.mixer import Query, Source

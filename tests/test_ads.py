@@ -21,8 +21,8 @@ from starling.cache.backends import CacheBackends
 from starling.cli import main
 from starling.config import Settings
 from starling.errors import Invalid
-from starling.foryou import ForYouTimeline
 from starling.foryou.filters import POSTS_PER_AUTHOR
+from starling.foryou.timeline import ForYouTimeline
 from starling.ids import now_ms
 from starling.mixer import Query
 from starling.mixer.candidates import Candidates

@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from starling.foryou import ForYouTimeline, OutOfNetworkSource
 from starling.foryou.filters import MAX_AGE_MS, POSTS_PER_AUTHOR
 from starling.foryou.selector import MAX_OUT_OF_NETWORK_RUN
-from starling.foryou.sources import Proposal
+from starling.foryou.sources import OutOfNetworkSource, Proposal
+from starling.foryou.timeline import ForYouTimeline
 from starling.ids import now_ms
 from starling.mixer import Page, Query
 from starling.model import Account, Post
@@ -98,7 +98,7 @@ def test_candidates_per_stage(runtime: Runtime, accounts: Accounts) -> None:
         "not-seen": 5,
         "not-hidden": 5,
         "author-diversity": 5,
-        "light-ranker": 5,  # the heuristic scorer until a model is trained
+        "heuristic-score": 5,  # its rung: no light model is trained yet
         "ranked-page": 5,
     }
     assert own[0].id in mixed.trace.step("not-own").removed_ids

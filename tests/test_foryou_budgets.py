@@ -14,9 +14,9 @@ import pytest
 
 from starling.cache.errors import CacheUnavailable
 from starling.events import FollowCreated
-from starling.foryou import ForYouTimeline, OutOfNetworkSource
 from starling.foryou.precompute import ACTIVE_MS, FRESH_MS, REFRESH_MS, PrecomputeWorker
-from starling.foryou.sources import Proposal
+from starling.foryou.sources import OutOfNetworkSource, Proposal
+from starling.foryou.timeline import ForYouTimeline
 from starling.ids import now_ms
 from starling.mixer import Page, Query
 from starling.model import Account, Post

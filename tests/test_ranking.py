@@ -12,7 +12,7 @@ import pytest
 
 from starling.artifacts import new_version
 from starling.engagements import EngagementKind, Engagements
-from starling.foryou import ForYouTimeline
+from starling.foryou.timeline import ForYouTimeline
 from starling.ids import now_ms
 from starling.mixer import Page, Query
 from starling.mixer.candidates import FEATURES, Candidates

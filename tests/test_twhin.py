@@ -13,9 +13,9 @@ import pytest
 from starling.artifacts import new_version
 from starling.cli import main
 from starling.engagements import Engagements
-from starling.foryou import ForYouTimeline
 from starling.foryou.filters import MIN_SIMILARITY
 from starling.foryou.interest_sources import InterestSource, TwhinSource
+from starling.foryou.timeline import ForYouTimeline
 from starling.ids import id_at, now_ms
 from starling.mixer import Page, Query
 from starling.mixer.candidates import Ids, Scores

@@ -23,7 +23,7 @@ from starling.api.oauth import CodeStore
 from starling.api.statuses import Renderer
 from starling.auth import hash_secret
 from starling.config import Settings
-from starling.foryou import ForYouTimeline
+from starling.foryou.timeline import ForYouTimeline
 from starling.home import HomeTimeline
 from starling.model import Token
 from starling.store.base import Store

@@ -1,8 +1,4 @@
 """The For You timeline: ranked, in-network and out-of-network candidates on the mixer's
-runner, with explain. See docs/subsystems/foryou.md.
+runner, with explain. The product is `timeline.ForYouTimeline`; its sources, filters,
+scoring, budgets and precompute are modules here. See docs/subsystems/foryou.md.
 """
-
-from starling.foryou.sources import OutOfNetworkIndex, OutOfNetworkSource
-from starling.foryou.timeline import ForYouTimeline
-
-__all__ = ["ForYouTimeline", "OutOfNetworkIndex", "OutOfNetworkSource"]

@@ -16,8 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from starling.artifacts import Newest, new_version
-from starling.foryou import ForYouTimeline
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
+from starling.foryou.timeline import ForYouTimeline
 from starling.mixer import Page, Query
 from starling.mixer.candidates import FEATURES, among
 from starling.ranking.dataset import TEST, TRAIN, Impressions, impressions_artifacts
