@@ -248,3 +248,17 @@ def test_a_request_past_its_whole_budget_is_late_and_ranked_chronologically() ->
     assert trace.late
     assert trace.ranking == "chronological"
     assert heavy.calls == light.calls == heuristic.calls == 0
+
+
+def test_a_rung_whose_model_is_not_trained_is_passed_over_until_it_is() -> None:
+    clock = FakeClock()
+    trained = [False]
+    heavy, light = Model("heavy", clock, 1 * MS), Model("light", clock, 1 * MS)
+    rungs = [Rung("heavy", [heavy], ready=lambda: trained[0]), Rung("light", [light])]
+    mixer = runner(clock, [Asked("s", clock, 10, 1 * MS)], None, rungs)
+
+    before = mixer.run(QUERY).trace.ranking
+    trained[0] = True  # a model version appears while serving
+
+    assert (before, mixer.run(QUERY).trace.ranking) == ("light", "heavy")
+    assert (heavy.calls, light.calls) == (1, 1)
