@@ -12,7 +12,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ DEMO_VIEWERS = 300  # the demo's light ranker trains on their impressions in sec
 
 if TYPE_CHECKING:
     from starling.runtime import Runtime
+    from starling.store.base import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,48 +153,49 @@ def _add_train(sub: Any) -> None:
     light.set_defaults(run=_train_light)
 
 
+@contextmanager
+def _store_of(settings: Settings) -> Iterator[Store]:
+    """The store of record the settings name, closed after the command's use of it."""
+    from starling.store.open import open_store
+
+    store = open_store(settings.store_location)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def _train_simclusters(args: argparse.Namespace) -> int:
     from starling.simclusters.train import TrainParams, train
     from starling.simclusters.versions import directory_in
-    from starling.store.open import open_store
 
     settings = _settings(args)
-    store = open_store(settings.store_location)
-    try:
+    with _store_of(settings) as store:
         params = TrainParams(min_followers=args.min_followers, clusters=args.clusters)
         print(train(store, directory_in(settings.data_dir), params))
-    finally:
-        store.close()
     return 0
 
 
 def _train_embeddings(args: argparse.Namespace) -> int:
-    from starling.store.open import open_store
     from starling.twhin.train import TrainParams, train
 
     settings = _settings(args)
-    store = open_store(settings.store_location)
-    try:
+    with _store_of(settings) as store:
         print(train(store, settings.data_dir, TrainParams(dims=args.dims)))
-    finally:
-        store.close()
     return 0
 
 
 def _train_heavy(args: argparse.Namespace) -> int:
     from starling.ranking.heavy.train import TrainParams, train
-    from starling.store.open import open_store
 
     settings = _settings(args)
-    store = open_store(settings.store_location)
+    params = TrainParams(max_epochs=args.max_epochs, history=args.history, dim=args.dim)
     try:
-        params = TrainParams(max_epochs=args.max_epochs, history=args.history, dim=args.dim)
-        trained = train(store, settings.data_dir, params)
+        with _store_of(settings) as store:
+            trained = train(store, settings.data_dir, params)
     except ValueError as exc:  # no impressions, or a file not in their format
         print(f"starling train heavy: {exc}", file=sys.stderr)
         return 2
-    finally:
-        store.close()
     print(trained.path)
     print(json.dumps(trained.model.trained.get("test", {}), indent=1))
     return 0
@@ -399,17 +402,13 @@ def _world_generate(args: argparse.Namespace) -> int:
 
 
 def _generate(settings: Settings, size: str, seed: int) -> object:
-    from starling.store.open import open_store
     from starling.world.generate import generate
 
     if settings.store_path.exists():
         raise FileExistsError(f"{settings.store_path} exists; generate into an empty data dir")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store_location)
-    try:
+    with _store_of(settings) as store:
         return generate(store, settings.data_dir, size, seed)
-    finally:
-        store.close()
 
 
 def _load(args: argparse.Namespace) -> int:

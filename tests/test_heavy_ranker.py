@@ -28,7 +28,7 @@ from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
 from starling.ranking.heavy.score import ScoreWeights, author_diversity, final_scores
 from starling.ranking.heavy.scorer import HeavyRanker, newest_model
-from starling.ranking.heavy.train import Trained, TrainParams, train
+from starling.ranking.heavy.train import Trained, TrainParams, tensors, train
 from starling.realgraph import RealGraph
 from starling.store.sqlite import SqliteStore
 from starling.world.engagement import ACTIONS
@@ -92,15 +92,7 @@ def _torch_probabilities(
     network: HeavyNetwork, history: HistoryInputs, candidates: CandidateInputs
 ) -> np.ndarray:
     with torch.no_grad():
-        logits = network(
-            torch.as_tensor(history.tokens, dtype=torch.long),
-            torch.as_tensor(history.authors, dtype=torch.long),
-            torch.as_tensor(history.actions, dtype=torch.long),
-            torch.as_tensor(history.valid),
-            torch.as_tensor(candidates.tokens, dtype=torch.long),
-            torch.as_tensor(candidates.authors, dtype=torch.long),
-            torch.as_tensor(candidates.features),
-        )
+        logits = network(*tensors(history, candidates))
     return torch.sigmoid(logits).numpy()
 
 

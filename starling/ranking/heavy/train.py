@@ -166,7 +166,7 @@ def fit(
     for epoch in range(1, params.max_epochs + 1):
         network.train()
         for rows in _batches(rng.permutation(fit_rows), params.batch):
-            logits = network(*_tensors(*examples.batch(rows)))[:, 0]
+            logits = network(*tensors(*examples.batch(rows)))[:, 0]
             loss = loss_of(logits, labels[rows])
             optimiser.zero_grad()
             loss.backward()
@@ -188,7 +188,7 @@ def predict(network: HeavyNetwork, examples: Examples, rows: Rows, batch: int) -
     network.eval()
     with torch.no_grad():
         parts = [
-            torch.sigmoid(network(*_tensors(*examples.batch(part)))[:, 0]).numpy()
+            torch.sigmoid(network(*tensors(*examples.batch(part)))[:, 0]).numpy()
             for part in _batches(rows, batch)
         ]
     return np.concatenate(parts) if parts else np.zeros((0, len(ACTIONS)), np.float32)
@@ -218,7 +218,8 @@ def _batches(rows: Rows, size: int) -> Iterator[Rows]:
         yield rows[start : start + size]
 
 
-def _tensors(history: HistoryInputs, candidates: CandidateInputs) -> list[torch.Tensor]:
+def tensors(history: HistoryInputs, candidates: CandidateInputs) -> list[torch.Tensor]:
+    """The network's inputs, in the order of its forward's arguments."""
     return [
         torch.as_tensor(history.tokens, dtype=torch.long),
         torch.as_tensor(history.authors, dtype=torch.long),
