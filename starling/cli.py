@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_settings(load)
     load.set_defaults(run=_load)
 
+    foryou = sub.add_parser("foryou", help="preview an account's ranked For You page")
+    foryou.add_argument("username")
+    foryou.add_argument("--limit", type=int, default=20, help="entries (at most 35)")
+    _add_settings(foryou)
+    foryou.set_defaults(run=_foryou)
+
     admin = sub.add_parser("admin", help="operator commands").add_subparsers()
     token = admin.add_parser("token", help="print a bearer token for an existing account")
     token.add_argument("username")
@@ -434,6 +440,22 @@ def _load(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     print(report.table())
+    return 0
+
+
+def _foryou(args: argparse.Namespace) -> int:
+    from starling.foryou.preview import preview
+    from starling.runtime import open_runtime
+
+    # Sync workers: the in-memory state the sources and features read is rebuilt on start.
+    runtime = open_runtime(_settings(args), workers="sync")
+    try:
+        print(preview(runtime.for_you, runtime.store, args.username, min(args.limit, 35)))
+    except LookupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
     return 0
 
 

@@ -56,6 +56,13 @@ def test_world_then_admin_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["admin", "fanout", *given]) == 0
     assert "threshold=1000" in capsys.readouterr().out  # options win over the world
 
+    # The demo account's For You page, previewed: ranked, each entry with its source.
+    assert main(["foryou", "demo", "--limit", "5", *data]) == 0
+    header, columns, *entries = capsys.readouterr().out.splitlines()
+    assert header == "For You of @demo: 5 entries, ranked by heuristic"
+    assert len(entries) == 5 and all(e.split()[1] in {"in-network", "real-graph"} for e in entries)
+    assert main(["foryou", "nobody", *data]) == 1
+
 
 def test_worker_refuses_unknown_names(tmp_path: Path) -> None:
     assert main(["worker", "nope", "--data-dir", str(tmp_path)]) == 2
