@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from starling.config import Settings
 from starling.ids import NODE_SLOTS
-from starling.workers.registry import WORKERS, cannot_run_alone
+from starling.workers.registry import IN_PROCESS, WORKERS, cannot_run_alone
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -69,9 +69,13 @@ def plan(settings: Settings, api: int, fanout: int, listen_fd: int) -> list[Chil
             "(STARLING_REDIS_URL)"
         )
     quiet = settings.model_copy(update={"workers": "none"})
+    # Each API process feeds its own in-memory state (real graph, post vectors, embedding
+    # index, feature state, precomputed lists) that its For You reads.
+    replicas = settings.model_copy(update={"workers": ",".join(IN_PROCESS)})
     serve = ["serve", "--listen-fd", str(listen_fd)]
     made = [
-        Child(f"api-{i}", serve, quiet.model_copy(update={"id_node": i})) for i in range(1, api + 1)
+        Child(f"api-{i}", serve, replicas.model_copy(update={"id_node": i}))
+        for i in range(1, api + 1)
     ]
     for name in WORKERS:
         if cannot_run_alone(name, settings):

@@ -60,6 +60,7 @@ def test_world_then_admin_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["foryou", "demo", "--limit", "5", *data]) == 0
     header, columns, *entries = capsys.readouterr().out.splitlines()
     assert header == "For You of @demo: 5 entries, ranked by heuristic"
+    assert columns.split() == ["#", "source", "score", "evidence", "author", "text"]
     assert len(entries) == 5 and all(e.split()[1] in {"in-network", "real-graph"} for e in entries)
     assert main(["foryou", "nobody", *data]) == 1
 

@@ -22,6 +22,7 @@ from starling.cli import main
 from starling.config import Settings
 from starling.runtime import open_runtime
 from starling.up import UpError, plan, settings_env
+from starling.workers.registry import IN_PROCESS
 
 STARTUP_S = 60.0
 SETTLE_S = 30.0
@@ -110,16 +111,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _tokens(settings: Settings) -> tuple[str, str, int]:
-    """Bearer tokens of a new author and a new reader, and the author's id."""
+def _accounts(settings: Settings, *names: str) -> dict[str, tuple[str, int]]:
+    """New accounts by name: each one's bearer token and id."""
     runtime = open_runtime(settings, workers="none")
     try:
         app = runtime.actions.create_app("test", "", "read write follow", None)
-        author = runtime.actions.register("author", None)
-        reader = runtime.actions.register("reader", None)
         scopes = "read write follow"
-        tokens = [runtime.actions.issue_token(app.id, a.id, scopes) for a in (author, reader)]
-        return tokens[0], tokens[1], author.id
+        made = [runtime.actions.register(name, None) for name in names]
+        return {a.username: (runtime.actions.issue_token(app.id, a.id, scopes), a.id) for a in made}
     finally:
         runtime.close()
 
@@ -128,7 +127,9 @@ def test_a_post_through_one_process_reaches_a_follower_and_ctrl_c_stops_all(up: 
     children = up.children()
     relay = ["relay-1"] if up.settings.log_url else []
     assert sorted(children) == sorted(["api-1", "api-2", "counts-1", "fanout-1", "graph-1", *relay])
-    author, reader, author_id = _tokens(up.settings)
+    made = _accounts(up.settings, "author", "reader", "fan", "stranger")
+    (author, author_id), (reader, _) = made["author"], made["reader"]
+    (fan, fan_id), (stranger, _) = made["fan"], made["stranger"]
 
     def call(method: str, path: str, token: str, **data: str) -> httpx.Response:
         # A new connection each time: the kernel hands it to either API process.
@@ -151,6 +152,17 @@ def test_a_post_through_one_process_reaches_a_follower_and_ctrl_c_stops_all(up: 
         assert time.monotonic() < deadline, metrics
         time.sleep(0.1)
     assert re.search(r'^starling_worker_events_total\{worker="fanout"\} [1-9]', metrics, re.M)
+
+    # For You out of network: an API process keeps its own real graph, fed from the log,
+    # so a post liked by someone the reader follows reaches the reader's ranked page.
+    liked = call("POST", "/api/v1/statuses", stranger, status="liked far away").json()
+    call("POST", f"/api/v1/statuses/{liked['id']}/favourite", fan)
+    call("POST", f"/api/v1/accounts/{fan_id}/follow", reader)
+    seen: list[str] = []
+    while liked["id"] not in seen:
+        assert time.monotonic() < deadline + SETTLE_S, "no process served the liked post"
+        seen += [s["id"] for s in call("GET", "/api/v1/timelines/for_you", reader).json()]
+        time.sleep(0.1)
 
     up.proc.send_signal(signal.SIGINT)
     assert up.proc.wait(timeout=30) == 0
@@ -177,7 +189,9 @@ def test_each_api_process_makes_ids_as_its_own_node(tmp_path: Path) -> None:
     api = [c for c in children if c.name.startswith("api-")]
     assert [c.settings.id_node for c in api] == [1, 2, 3]
     assert [c.name for c in children if c.name.startswith("fanout-")] == ["fanout-1", "fanout-2"]
-    assert {c.settings.workers for c in children} == {"none"}
+    # API processes keep their own in-memory state; worker processes run one worker each.
+    assert {c.settings.workers for c in api} == {",".join(IN_PROCESS)}
+    assert {c.settings.workers for c in children if c not in api} == {"none"}
 
 
 def test_children_read_exactly_the_parents_settings(tmp_path: Path) -> None:

@@ -40,6 +40,9 @@ class Worker(ABC):
 
     def __init__(self, log: EventLog) -> None:
         self.log = log
+        # The consumer group: the name, unless each process keeps its own copy of the
+        # state (registry.replica_group) and so reads every event itself.
+        self.group = self.name
         # Unique per instance: the log tells this consumer's entries from its peers'.
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
@@ -53,18 +56,18 @@ class Worker(ABC):
 
     def backlog(self) -> int:
         """Events the group has not applied yet; also published as a gauge."""
-        lag = self.log.lag(self.name)
+        lag = self.log.lag(self.group)
         metrics.WORKER_BACKLOG.labels(self.name).set(lag)
         return lag
 
     def run_once(self) -> int:
         """Applies one batch; returns how many events it held (0 when caught up)."""
         with self._lock:
-            entries = self.log.read(self.name, self.consumer, self.batch_size)
+            entries = self.log.read(self.group, self.consumer, self.batch_size)
             if not entries:
                 return 0
             self.apply_entries(entries)
-            self.log.commit(self.name, self.consumer, entries)
+            self.log.commit(self.group, self.consumer, entries)
         metrics.WORKER_EVENTS.labels(self.name).inc(len(entries))
         self.backlog()
         return len(entries)
@@ -81,7 +84,7 @@ class Worker(ABC):
             try:
                 if not self.run_once():
                     self.tick()
-                    self.log.wait(self.name, self.consumer, self.tick_every_s)
+                    self.log.wait(self.group, self.consumer, self.tick_every_s)
                 failures = 0
             except Exception as exc:
                 stop.wait(self._back_off(exc, failures))
@@ -92,7 +95,7 @@ class Worker(ABC):
         """Gives up the entries this consumer holds, so a peer need not wait out the
         claim timeout; with the log out of reach, peers claim them after it."""
         try:
-            self.log.release(self.name, self.consumer)
+            self.log.release(self.group, self.consumer)
         except OUTAGES as exc:
             log.warning("%s stops holding entries it could not release (%s)", self.name, exc)
 

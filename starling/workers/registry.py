@@ -87,7 +87,17 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
 def build(deps: WorkerDeps) -> dict[str, Worker]:
     """The workers these deps call for, in registry order: the relay only when the
     workers' log is fed from the outbox."""
-    return {name: make(deps) for name, make in WORKERS.items() if name != RELAY or deps.relayed}
+    built = {name: make(deps) for name, make in WORKERS.items() if name != RELAY or deps.relayed}
+    for name in IN_PROCESS:
+        built[name].group = replica_group(name, deps.settings.id_node)
+    return built
+
+
+def replica_group(name: str, node: int) -> str:
+    """The consumer group of an in-process worker: each API process of `starling up`
+    (node 1, 2, ...) keeps its own copy of the state, so it reads every event in a group
+    of its own; a single `starling serve` (node 0) keeps the worker's name."""
+    return name if node == 0 else f"{name}@{node}"
 
 
 def chosen(spec: str, built: Collection[str]) -> list[str]:
@@ -109,7 +119,7 @@ def cannot_run_alone(name: str, settings: Settings) -> str:
     if name == RELAY and settings.log_url is None:
         return "the relay feeds Redis Streams: it runs only with STARLING_LOG_URL set"
     if name in IN_PROCESS:
-        return f"{name} feeds its own process's memory: it runs inside `starling serve`"
+        return f"{name} feeds its own process's memory: it runs inside each API process"
     if name in SHARED_CACHE and settings.redis_url is None:
         return "a separate worker process needs STARLING_REDIS_URL: the cache must be shared"
     return ""
