@@ -142,7 +142,7 @@ def _add_train(sub: Any) -> None:
     _add_settings(simclusters)
     simclusters.set_defaults(run=_train_simclusters)
     embeddings = train.add_parser("embeddings", help="TwHIN-style account embeddings")
-    embeddings.add_argument("--dims", type=int, default=64, help="dimensions per account")
+    embeddings.add_argument("--dims", type=int, default=None, help="dimensions per account")
     _add_settings(embeddings)
     embeddings.set_defaults(run=_train_embeddings)
     heavy = train.add_parser("heavy", help="the heavy ranker, from the newest impressions")
@@ -183,12 +183,16 @@ def _train_simclusters(args: argparse.Namespace) -> int:
 
 
 def _train_embeddings(args: argparse.Namespace) -> int:
+    _embed(_settings(args), args.dims)
+    return 0
+
+
+def _embed(settings: Settings, dims: int | None = None) -> None:
     from starling.twhin.train import TrainParams, train
 
-    settings = _settings(args)
+    params = TrainParams() if dims is None else TrainParams(dims=dims)
     with _store_of(settings) as store:
-        print(train(store, settings.data_dir, TrainParams(dims=args.dims)))
-    return 0
+        print(train(store, settings.data_dir, params))
 
 
 def _train_heavy(args: argparse.Namespace) -> int:
@@ -314,6 +318,8 @@ def _demo(args: argparse.Namespace) -> int:
         _generate(base, "demo", 1)
         print("Training the light ranker on simulated impressions (first run only)...")
         _train_light_on(_settings(args), DEMO_VIEWERS, 0, rebuild=True)
+        print("Embedding the graph for TwHIN candidates (first run only)...")
+        _embed(_settings(args))
     _run_server(_settings(args), on_ready=_print_demo_help)  # with the new world's settings
     return 0
 
