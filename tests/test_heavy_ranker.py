@@ -21,8 +21,8 @@ from starling.engagements import Engagements
 from starling.mixer.candidates import Candidates
 from starling.mixer.posts import PostRecords
 from starling.mixer.query import Query
+from starling.ranking.dataset import TRAIN, Impressions, ImpressionsError
 from starling.ranking.heavy.history import RealGraphHistory, recent
-from starling.ranking.heavy.impressions import TRAIN, Impressions, ImpressionsError
 from starling.ranking.heavy.inputs import CandidateInputs, HistoryInputs
 from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
