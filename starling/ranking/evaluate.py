@@ -9,7 +9,7 @@ per viewer). See docs/subsystems/ranking.md#evaluation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -126,8 +126,22 @@ RANKERS: tuple[Ranker, ...] = (
     Ranker("light", light),
     Ranker("oracle", oracle),
 )
+# The heavy ranker's heads weighted by the benchmark's gain (one per positive action, no
+# factors): how well the network ranks what NDCG counts, apart from the served weights.
+GAIN_WEIGHTS = ScoreWeights(1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0)
+
+
+def light_heavy_gain(d: Impressions, c: Context) -> Floats:
+    return light_heavy(d, replace(c, weights=GAIN_WEIGHTS))
+
+
 # With the heavy ranker's predictions in the context: the heavy rung too.
-WITH_HEAVY: tuple[Ranker, ...] = (*RANKERS[:3], Ranker("light + heavy", light_heavy), RANKERS[3])
+WITH_HEAVY: tuple[Ranker, ...] = (
+    *RANKERS[:3],
+    Ranker("light + heavy", light_heavy),
+    Ranker("light + heavy, gain weights", light_heavy_gain),
+    RANKERS[3],
+)
 
 
 @dataclass(frozen=True)
