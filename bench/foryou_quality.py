@@ -1,9 +1,10 @@
 """For You ranking quality on held-out viewers of a generated world: NDCG@35 (gain = the
 positive actions a row drew) and AUC of P(like) for chronological order, the heuristic
-scorer, the light ranker and the oracle (the world's hidden engagement model), over a few
-seeds (each seed samples its own viewers, labels and train/test split; the light ranker
-is trained on that seed's train split). The rankers are the table in
-starling/ranking/evaluate.py. Run: python -m bench.foryou_quality [--size demo].
+scorer, the light ranker, the heavy rung (light, then the heavy ranker on the light's
+best 500) and the oracle (the world's hidden engagement model), over a few seeds (each
+seed samples its own viewers, labels and train/test split; the light and heavy rankers
+are trained on that seed's train split, the heavy ranker with PyTorch). The rankers are
+the table in starling/ranking/evaluate.py. Run: python -m bench.foryou_quality [--size demo].
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from starling.config import Settings, scaled_thresholds
 from starling.mixer import Query
 from starling.mixer.candidates import Candidates
 from starling.ranking.dataset import TEST
-from starling.ranking.evaluate import Context, Quality, evaluate
+from starling.ranking.evaluate import WITH_HEAVY, Context, Quality, evaluate
 from starling.ranking.features import of_group
+from starling.ranking.heavy.score import ScoreWeights
+from starling.ranking.heavy.train import TrainParams as HeavyParams
+from starling.ranking.heavy.train import fit_model, probabilities
 from starling.ranking.impressions import ImpressionParams, build_impressions
 from starling.ranking.quality import LowQuality
 from starling.ranking.state import ACCOUNT_READ, FeatureState
@@ -43,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--clusters", type=int, help="compute SimClusters communities with this many first"
     )
+    parser.add_argument("--heavy-epochs", type=int, default=HeavyParams.max_epochs)
     parser.set_defaults(size="demo")
     args = parser.parse_args(argv)
     data_dir = bench_data_dir(args.size, args.seed)
@@ -55,13 +60,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(train(runtime.store, directory_in(data_dir), TrainParams(clusters=args.clusters)))
     runs: list[list[Quality]] = []
     sizes = []
+    heavy_params = HeavyParams(max_epochs=args.heavy_epochs)
+    weights = ScoreWeights.of(Settings())  # Twitter's 2023 weights
     try:
         for seed in range(args.seeds):
             params = ImpressionParams(viewers=args.viewers, seed=seed)
             impressions = build_impressions(runtime, params)
             test = impressions.of_split(TEST)
             sizes.append((len(impressions), len(np.unique(test.viewer_id))))
-            runs.append(evaluate(test, Context(truth, fit(impressions))))
+            heavy, examples = fit_model(impressions, f"seed {seed}", runtime.store, heavy_params)
+            print(f"heavy ranker, seed {seed}: {heavy.trained}")
+            p = probabilities(heavy, examples, np.flatnonzero(impressions.split == TEST))
+            context = Context(truth, fit(impressions), heavy=p, weights=weights)
+            runs.append(evaluate(test, context, WITH_HEAVY))
     finally:
         runtime.close()
     spam = low_quality_vs_truth(data_dir, int(meta["now_ms"]))

@@ -62,7 +62,9 @@ class Newest(Generic[T]):
     """The newest saved version, loaded; reloaded when a newer one appears.
 
     Readers call `current()` on every use; at most every `check_every_s` it lists the
-    directory (a few names) and loads a newer version when there is one."""
+    directory (a few names) and loads a newer version when there is one. Until a version
+    is saved, `fallback` (when given: a default shipped with the package) is loaded once
+    and served."""
 
     def __init__(
         self,
@@ -71,18 +73,20 @@ class Newest(Generic[T]):
         *,
         check_every_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        fallback: Callable[[], T] | None = None,
     ) -> None:
         self.artifacts = artifacts
         self._load = load
         self.check_every_s = check_every_s
         self._clock = clock
+        self._fallback = fallback
         self._checked_at: float | None = None
         self._current: T | None = None
         self._version: str | None = None
         self._lock = threading.Lock()
 
     def current(self) -> T | None:
-        """The newest version seen, None before the job has run once."""
+        """The newest version seen (else the fallback), None before the job has run once."""
         now = self._clock()
         if self._checked_at is None or now - self._checked_at >= self.check_every_s:
             with self._lock:
@@ -99,3 +103,5 @@ class Newest(Generic[T]):
         if saved and (self._version is None or saved[-1] > self._version):
             self._current = self._load(self.artifacts.path(saved[-1]), saved[-1])
             self._version = saved[-1]
+        elif not saved and self._current is None and self._fallback is not None:
+            self._current = self._fallback()

@@ -37,8 +37,8 @@ from starling.foryou.timeline import ForYouTimeline
 from starling.home import HomeTimeline
 from starling.ids import IdGenerator
 from starling.mixer import Query, Source
+from starling.ranking.heavy.fallback import newest_or_shipped
 from starling.ranking.heavy.score import ScoreWeights
-from starling.ranking.heavy.scorer import newest_model as newest_heavy_model
 from starling.ranking.model import newest_model
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.stages import RankingInputs
@@ -134,7 +134,7 @@ class Runtime:
             realgraph=self.realgraph,
             simclusters=SimClustersReader(simclusters.index, simclusters.posts, self.realgraph),
             light=newest_model(self.settings.data_dir),
-            heavy=newest_heavy_model(self.settings.data_dir),
+            heavy=newest_or_shipped(self.settings.data_dir),
             weights=ScoreWeights.of(self.settings),
         )
 

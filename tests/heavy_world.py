@@ -1,5 +1,6 @@
 """A tiny world and an impressions file labelled by its hidden engagement model, in the
-format the heavy ranker trains on (starling/ranking/heavy/impressions.py)."""
+impressions format (starling/ranking/dataset.py): random posts with three features, so
+the heavy ranker's tests train in seconds."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from starling.artifacts import new_version
-from starling.ranking.heavy.impressions import TEST, TRAIN, Impressions, impressions_in
+from starling.ranking.dataset import TEST, TRAIN, Impressions, save_impressions
 from starling.store.base import Store
 from starling.world import generate
 from starling.world.engagement import EngagementTruth, sample
@@ -40,8 +40,10 @@ def write_impressions(
          for i, v in enumerate(who.tolist())]
     )  # fmt: skip
     accounts = store.get_accounts(set(author_id.tolist()))
-    age_ms = NOW_MS - np.array([posts[p].created_at for p in post_id.tolist()], dtype=np.int64)
-    labels = sample(rng, truth.probabilities(viewer_id, post_id, author_id, follows, age_ms))
+    created_at = np.array([posts[p].created_at for p in post_id.tolist()], dtype=np.int64)
+    labels = sample(
+        rng, truth.probabilities(viewer_id, post_id, author_id, follows, NOW_MS - created_at)
+    )
     columns = {
         "favourites": [posts[p].favourites_count for p in post_id.tolist()],
         "reblogs": [posts[p].reblogs_count for p in post_id.tolist()],
@@ -53,6 +55,8 @@ def write_impressions(
         post_id=post_id,
         author_id=author_id,
         served_at_ms=np.full(len(viewer_id), NOW_MS, dtype=np.int64),
+        created_at_ms=created_at,
+        follows_author=follows,
         labels=labels,
         split=np.where(np.arange(len(viewer_id)) // per_viewer % 5 == 0, TEST, TRAIN).astype(
             np.int8
@@ -60,5 +64,5 @@ def write_impressions(
         features=features,
         feature_names=FEATURE_NAMES,
     )
-    impressions_in(data_dir).save(new_version(), impressions.save)
+    save_impressions(impressions, data_dir)
     return impressions

@@ -21,8 +21,9 @@ from starling.engagements import Engagements
 from starling.mixer.candidates import Candidates
 from starling.mixer.posts import PostRecords
 from starling.mixer.query import Query
+from starling.ranking.dataset import TRAIN, Impressions, ImpressionsError
+from starling.ranking.heavy.fallback import ship
 from starling.ranking.heavy.history import RealGraphHistory, recent
-from starling.ranking.heavy.impressions import TRAIN, Impressions, ImpressionsError
 from starling.ranking.heavy.inputs import CandidateInputs, HistoryInputs
 from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
@@ -288,3 +289,17 @@ assert "torch" not in sys.modules, "torch was imported"
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_shipping_a_model_halves_its_weights_and_keeps_its_predictions(
+    world: World, tmp_path: Path
+) -> None:
+    path = ship(world.data_dir, tmp_path / "shipped.npz")
+    with np.load(path) as saved:
+        assert {saved[n].dtype for n in saved.files if n[:2] == "w:"} == {np.dtype(np.float16)}
+    shipped = HeavyModel.load(path, "shipped")
+    history, candidates = _random_inputs(np.random.default_rng(2), batch=2, candidates=9)
+    expected = world.trained.model.predict(history, candidates)
+    assert np.abs(shipped.predict(history, candidates) - expected).max() < 0.01
+    with pytest.raises(ValueError, match="no trained heavy ranker"):
+        ship(tmp_path, tmp_path / "none.npz")

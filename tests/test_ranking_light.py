@@ -18,7 +18,8 @@ from starling.mixer import Query
 from starling.mixer.candidates import FEATURES, Candidates, Scores
 from starling.mixer.components import Scorer
 from starling.ranking.dataset import TEST, TRAIN, Impressions, newest_impressions
-from starling.ranking.evaluate import RANKERS, Context, as_candidates, evaluate
+from starling.ranking.evaluate import RANKERS, Context, as_candidates, evaluate, light_heavy
+from starling.ranking.heavy.score import ScoreWeights, final_scores
 from starling.ranking.impressions import ImpressionParams
 from starling.ranking.light import LightCut, LightRanker
 from starling.ranking.model import LightModel, light_artifacts, newest_model, save_model
@@ -139,3 +140,37 @@ def test_the_cut_hands_only_the_light_rankers_best_to_the_heavier_scorer() -> No
     assert heavier.batches == [[2, 7, 4]]  # one call, the light ranker's best three
     order = np.argsort(-scores, kind="stable") + 1
     assert order.tolist() == [7, 4, 2, 3, 6, 5, 1]  # by the heavier score, then by light
+
+
+def test_the_heavy_rung_is_evaluated_per_viewer_as_served() -> None:
+    rng = np.random.default_rng(0)
+    n = 1_200  # two viewers of 600 rows: the heavy ranker sees each one's best 500
+    viewer = np.repeat([7, 3], n // 2).astype(np.int64)
+    d = Impressions(
+        viewer_id=viewer,
+        post_id=np.tile(np.arange(1, n // 2 + 1), 2).astype(np.int64),
+        author_id=rng.integers(1, 50, n).astype(np.int64),
+        served_at_ms=np.full(n, NOW_MS, dtype=np.int64),
+        created_at_ms=np.full(n, NOW_MS - 1, dtype=np.int64),
+        follows_author=np.zeros(n, dtype=np.bool_),
+        labels=np.zeros((n, len(ACTIONS)), dtype=np.int8),
+        split=np.full(n, TEST, dtype=np.int8),
+        features=np.stack([rng.random(n), rng.integers(0, 2, n)], axis=1).astype(np.float32),
+        feature_names=("x", "in_network"),
+    )
+    light = LightModel("1", ("x",), np.zeros(1), np.ones(1), np.ones(1), 0.0)
+    p = rng.random((n, len(ACTIONS))).astype(np.float32)
+    weights = ScoreWeights.of(Settings())
+    context = Context(None, light, heavy=p, weights=weights)  # type: ignore[arg-type]
+
+    scores = light_heavy(d, context)
+
+    for v in (7, 3):
+        rows = np.flatnonzero(viewer == v)
+        best = rows[np.argsort(-d.features[rows, 0], kind="stable")[:500]]
+        rest = np.setdiff1d(rows, best)
+        assert scores[rest].max() < scores[best].min()
+        assert np.array_equal(np.argsort(-scores[rest]), np.argsort(-d.features[rest, 0]))
+        out = d.features[best, 1] == 0
+        expected = final_scores(p[best], out, d.author_id[best], weights)
+        assert np.allclose(scores[best], expected)

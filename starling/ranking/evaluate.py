@@ -1,23 +1,28 @@
 """Ranking quality on held-out impressions: NDCG@35 per viewer (gain = the positive
 actions a row drew, `engagement.relevance`) and AUC of P(like), for each ranker of a
 table. A ranker is one entry: a name and a function from the impressions to a score per
-row (higher first), so a new model is one more row. See docs/subsystems/ranking.md#evaluation.
+row (higher first), so a new model is one more row: `light + heavy` is the heavy rung as
+serving runs it (the light ranker, then the heavy ranker's final score on its best 500
+per viewer). See docs/subsystems/ranking.md#evaluation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 
 from starling.foryou.scoring import HeuristicScorer
-from starling.foryou.sources import IN_NETWORK
+from starling.foryou.sources import IN_NETWORK, in_network
 from starling.mixer import Query
-from starling.mixer.candidates import FEATURES, Candidates
+from starling.mixer.candidates import FEATURES, Candidates, Scores
+from starling.mixer.components import Scorer
 from starling.ranking.dataset import Impressions
+from starling.ranking.heavy.score import ScoreWeights, final_scores
+from starling.ranking.light import LightCut
 from starling.ranking.model import LightModel
 from starling.world.engagement import ACTIONS, EngagementTruth, relevance
 
@@ -33,6 +38,10 @@ class Context:
 
     truth: EngagementTruth
     light: LightModel
+    # The heavy ranker's P(action) of every evaluated row (rows x 5, `ACTIONS` order),
+    # predicted from the row's own inputs, and the final score's weights.
+    heavy: npt.NDArray[np.float32] | None = None
+    weights: ScoreWeights | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,50 @@ def light(d: Impressions, c: Context) -> Floats:
     return c.light.probabilities(d.features, d.feature_names)
 
 
+def light_heavy(d: Impressions, c: Context) -> Floats:
+    """Per viewer, as the heavy rung serves: the light ranker's scores, then `LightCut`
+    hands its best 500 to the heavy ranker's final score (weights, out-of-network
+    factor, author diversity)."""
+    if c.heavy is None or c.weights is None:
+        raise ValueError("light + heavy needs the heavy ranker's predictions and weights")
+    light_scores = light(d, c)
+    scores = np.zeros(len(d))
+    for viewer, rows in _per_viewer(d.viewer_id):
+        batch = as_candidates(d.take(rows)).with_columns(score=light_scores[rows])
+        heavy = _Predicted(batch.post_id, c.heavy[rows], c.weights)
+        scores[rows] = LightCut(heavy).score(Query(viewer), batch)
+    return scores
+
+
+class _Predicted(Scorer[Query]):
+    """The heavy ranker's final score over probabilities predicted beforehand for one
+    viewer's rows (found by post id: a viewer is shown a post once)."""
+
+    id = "heavy-ranker"
+
+    def __init__(
+        self, post_ids: npt.NDArray[np.int64], p: npt.NDArray[np.float32], weights: ScoreWeights
+    ) -> None:
+        self.order = np.argsort(post_ids, kind="stable")
+        self.sorted = post_ids[self.order]
+        if (np.diff(self.sorted) == 0).any():
+            raise ValueError("a viewer was shown a post twice")
+        self.p = p
+        self.weights = weights
+
+    def score(self, query: Query, candidates: Candidates) -> Scores:
+        rows = self.order[np.searchsorted(self.sorted, candidates.post_id)]
+        return final_scores(
+            self.p[rows], ~in_network(candidates), candidates.author_id, self.weights
+        )
+
+
+def _per_viewer(viewers: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.intp]]]:
+    order = np.argsort(viewers, kind="stable")
+    found, starts = np.unique(viewers[order], return_index=True)
+    return list(zip(found.tolist(), np.split(order, starts[1:]), strict=True))
+
+
 def oracle(d: Impressions, c: Context) -> Floats:
     """The expected relevance under the world's hidden engagement model."""
     truths = c.truth.probabilities(
@@ -72,6 +125,22 @@ RANKERS: tuple[Ranker, ...] = (
     Ranker("heuristic", heuristic),
     Ranker("light", light),
     Ranker("oracle", oracle),
+)
+# The heavy ranker's heads weighted by the benchmark's gain (one per positive action, no
+# factors): how well the network ranks what NDCG counts, apart from the served weights.
+GAIN_WEIGHTS = ScoreWeights(1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0)
+
+
+def light_heavy_gain(d: Impressions, c: Context) -> Floats:
+    return light_heavy(d, replace(c, weights=GAIN_WEIGHTS))
+
+
+# With the heavy ranker's predictions in the context: the heavy rung too.
+WITH_HEAVY: tuple[Ranker, ...] = (
+    *RANKERS[:3],
+    Ranker("light + heavy", light_heavy),
+    Ranker("light + heavy, gain weights", light_heavy_gain),
+    RANKERS[3],
 )
 
 

@@ -10,17 +10,16 @@ See docs/subsystems/ranking.md#dataset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from starling.artifacts import Newest, new_version
+from starling.artifacts import Newest
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.foryou.timeline import ForYouTimeline
 from starling.mixer import Page, Query
 from starling.mixer.candidates import FEATURES, among
-from starling.ranking.dataset import TEST, TRAIN, Impressions, impressions_artifacts
+from starling.ranking.dataset import TEST, TRAIN, Impressions
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.stages import RankingInputs
 from starling.ranking.state import FeatureState
@@ -142,7 +141,3 @@ def concat(parts: list[Impressions]) -> Impressions:
         if name != "feature_names"
     }
     return Impressions(**arrays, feature_names=parts[0].feature_names)
-
-
-def save_impressions(impressions: Impressions, data_dir: Path) -> Path:
-    return impressions_artifacts(data_dir).save(new_version(), impressions.save)

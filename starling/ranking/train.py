@@ -15,8 +15,8 @@ from sklearn.linear_model import LogisticRegression
 
 from starling.artifacts import new_version
 from starling.mixer.candidates import FEATURES
-from starling.ranking.dataset import TRAIN, Impressions, newest_impressions
-from starling.ranking.impressions import ImpressionParams, build_impressions, save_impressions
+from starling.ranking.dataset import TRAIN, Impressions, newest_impressions, save_impressions
+from starling.ranking.impressions import ImpressionParams, build_impressions
 from starling.ranking.model import LightModel, save_model, squash
 from starling.runtime import Runtime
 from starling.world.engagement import ACTIONS, POSITIVE

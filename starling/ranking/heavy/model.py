@@ -17,9 +17,9 @@ import numpy.typing as npt
 
 from starling.artifacts import Artifacts
 from starling.ranking.heavy.history import HISTORY
-from starling.ranking.heavy.impressions import directory_in
 from starling.ranking.heavy.inputs import CandidateInputs, Floats, HistoryInputs
 from starling.ranking.heavy.tokens import AUTHOR_BUCKETS, TEXT_LENGTH, VOCAB
+from starling.ranking.model import DIRECTORY
 from starling.world.engagement import ACTIONS
 
 EPS = 1e-5  # layer norm, as torch's default
@@ -59,7 +59,7 @@ class HeavyConfig:
 
 def models_in(data_dir: Path) -> Artifacts:
     """`<data_dir>/ranking/heavy-ranker-<version>.npz`."""
-    return Artifacts(directory_in(data_dir), "heavy-ranker-")
+    return Artifacts(data_dir / DIRECTORY, "heavy-ranker-")
 
 
 @dataclass(frozen=True)

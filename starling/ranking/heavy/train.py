@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from starling.artifacts import new_version
 from starling.engagements import Engagements
+from starling.ranking.dataset import TRAIN, Impressions, load_newest
 from starling.ranking.heavy.evaluation import auc, log_loss
 from starling.ranking.heavy.history import Recent, recent
-from starling.ranking.heavy.impressions import TRAIN, Impressions, load_newest
 from starling.ranking.heavy.inputs import CandidateInputs, HistoryInputs, history_of
 from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
@@ -96,6 +96,20 @@ class Examples:
 def train(store: Store, data_dir: Path, params: TrainParams, *, progress: bool = True) -> Trained:
     """Trains on the newest impressions in `data_dir` and saves a new model version."""
     impressions_version, impressions = load_newest(data_dir)
+    model, _ = fit_model(impressions, impressions_version, store, params, progress=progress)
+    return Trained(models_in(data_dir).save(model.version, model.save), model)
+
+
+def fit_model(
+    impressions: Impressions,
+    impressions_version: str,
+    store: Store,
+    params: TrainParams,
+    *,
+    progress: bool = True,
+) -> tuple[HeavyModel, Examples]:
+    """A model from the train split of `impressions` (not saved), with its test figures,
+    and the examples it was trained on (every row's inputs, for scoring the test split)."""
     config = HeavyConfig(
         feature_names=impressions.feature_names,
         vocab=params.vocab,
@@ -127,7 +141,7 @@ def train(store: Store, data_dir: Path, params: TrainParams, *, progress: bool =
     if len(test_rows):
         trained["test"] = evaluate(model, examples, test_rows)
         model = network.export(version, trained)
-    return Trained(models_in(data_dir).save(version, model.save), model)
+    return model, examples
 
 
 def split_rows(impressions: Impressions, validation_share: float) -> tuple[Rows, Rows, Rows]:
@@ -194,9 +208,15 @@ def predict(network: HeavyNetwork, examples: Examples, rows: Rows, batch: int) -
     return np.concatenate(parts) if parts else np.zeros((0, len(ACTIONS)), np.float32)
 
 
+def probabilities(model: HeavyModel, examples: Examples, rows: Rows) -> np.ndarray:
+    """P(action) of `rows` (rows x 5) by the numpy model the server runs."""
+    parts = [model.predict(*examples.batch(part))[:, 0] for part in _batches(rows, 512)]
+    return np.concatenate(parts) if parts else np.zeros((0, len(ACTIONS)), np.float32)
+
+
 def evaluate(model: HeavyModel, examples: Examples, rows: Rows) -> dict[str, dict[str, float]]:
     """Log loss and AUC per action on `rows`, from the numpy model the server runs."""
-    p = np.concatenate([model.predict(*examples.batch(part))[:, 0] for part in _batches(rows, 512)])
+    p = probabilities(model, examples, rows)
     labels = examples.impressions.labels[rows]
     return {
         action: {"log_loss": log_loss(p[:, i], labels[:, i]), "auc": auc(p[:, i], labels[:, i])}
