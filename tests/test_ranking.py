@@ -161,6 +161,7 @@ def test_hydration_reads_each_feature_group_once_for_the_whole_batch(
         runtime.cache,
         runtime.activity,
         runtime.home.ensure_timeline,
+        budget_scale=runtime.settings.foryou_budget_scale,  # roomy: counted, not timed
         out_of_network=[source],
         ranking=RankingInputs(features=state, realgraph=graph),  # type: ignore[arg-type]
     )
@@ -244,6 +245,7 @@ def test_a_declared_bot_nobody_likes_is_filtered_from_the_timeline(
         runtime.cache,
         runtime.activity,
         runtime.home.ensure_timeline,
+        budget_scale=runtime.settings.foryou_budget_scale,  # roomy: counted, not timed
         ranking=RankingInputs(features=runtime.features, realgraph=runtime.realgraph),
     )
 

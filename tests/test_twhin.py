@@ -199,6 +199,7 @@ def timeline(runtime: Runtime, *sources: InterestSource) -> ForYouTimeline:
         runtime.cache,
         runtime.activity,
         runtime.home.ensure_timeline,
+        budget_scale=runtime.settings.foryou_budget_scale,  # roomy: counted, not timed
         out_of_network=list(sources),
     )
 
