@@ -1,17 +1,23 @@
-"""For You latency on the bench world: the whole pipeline (in-network and real-graph
-sources, about 1,500 candidates) per phase, and its degradation under a slow source and
-a slow ranker.
+"""For You latency on the bench world: the whole pipeline as the server runs it (its four
+sources: in-network, real graph, SimClusters and TwHIN; the light features; the ranking
+ladder with a trained light and heavy model) per phase and per step, and its degradation
+under a slow source and a slow heavy ranker.
 
-Loads every engagement of the world into the runtime's real graph (as the real-graph
-benchmark does) so the out-of-network source has candidates; picks active viewers that
-follow someone and builds their cached timelines once (not timed). Then (a) runs the
-pipeline (`ForYouTimeline.mix`, server-side: viewer id to the selected, hydrated page)
-for every viewer over several rounds, reporting p50/p99 of the whole run and of each
-phase (from the trace), the candidates each stage passed on and the ranking tiers; and
-the next page served from the kept list. (b) Adds a source whose latency grows with what
-it is asked for (20 ms for its usual 750) and a heavy rung that takes 30 ms, and reports
-the same figures, with the tiers that served and the slow source's quality factor.
-Run: python -m bench.foryou_latency.
+The serving state is fed as serving feeds it: the real graph and the feature state
+rebuilt by their workers from the store's window, SimClusters post vectors from the
+window's likes on the newest communities, TwHIN's index rebuilt by its worker from the
+newest account embeddings. The communities, the embeddings and both rankers are trained
+first when the world's data dir has none (the jobs of `starling train`; cached there for
+the next run). Picks active viewers that follow someone and builds their cached timelines
+once (not timed). Then (a) runs the pipeline (`ForYouTimeline.mix`, server-side: viewer
+id to the selected, hydrated page) for every viewer over several rounds, reporting p50/p99
+of the whole run, of each phase and the p50 of each step (from the trace), the candidates
+each stage passed on and the ranking tiers; and the next page served from the kept list.
+(b) Adds a source whose latency grows with what it is asked for (20 ms for its usual 750)
+and makes the heavy ranker 30 ms slower, and reports the same figures, with the tiers
+that served and the slow source's quality factor. `--blas-threads` caps the BLAS pool
+(the heavy ranker's matrix products) for the run.
+Run: python -m bench.foryou_latency [--blas-threads 1,0].
 """
 
 from __future__ import annotations
@@ -20,16 +26,18 @@ import argparse
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tqdm import tqdm
 
 from bench.common import machine, markdown_table, milliseconds, write_results
-from bench.realgraph import load, viewers
+from bench.realgraph import viewers
 from bench.world import bench_data_dir, bench_settings, world_arguments
-from starling.foryou.budgets import rung_budget
-from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
+from starling.engagements import EngagementKind, Engagements
 from starling.foryou.sources import OUT_OF_NETWORK_CANDIDATES
 from starling.foryou.timeline import PAGE_SIZE, ForYouTimeline
 from starling.mixer import Candidates, Page, Query, Scorer, Source
@@ -37,11 +45,26 @@ from starling.mixer.budgets import PHASES
 from starling.mixer.candidates import Scores
 from starling.mixer.ladder import Rung
 from starling.mixer.quality import scaled
+from starling.ranking.heavy import train as heavy_train
+from starling.ranking.heavy.scorer import newest_model as newest_heavy
+from starling.ranking.impressions import ImpressionParams
+from starling.ranking.model import newest_model as newest_light
+from starling.ranking.train import train_light
 from starling.runtime import Runtime, open_runtime
-from starling.workers.realgraph import REBUILD_CHUNK
+from starling.simclusters import train as simclusters_train
+from starling.simclusters.index import open_index
+from starling.simclusters.versions import directory_in
+from starling.store.base import Store
+from starling.twhin import train as twhin_train
+from starling.twhin.embeddings import newest as newest_embeddings
+from starling.twhin.posts import WINDOW_MS
+from starling.workers.features import FeatureWorker
+from starling.workers.simclusters import SimClustersWorker
+from starling.workers.twhin import TwhinWorker
 
 SLOW_SOURCE_S = 0.020  # for its usual 750 candidates
 SLOW_RANKER_S = 0.030
+LIKES_CHUNK = 50_000
 
 
 class SlowSource(Source[Query]):
@@ -59,39 +82,97 @@ class SlowSource(Source[Query]):
         return Candidates.empty()
 
 
-class SlowRanker(Scorer[Query]):
-    id = "slow-ranker"
+class Slowed(Scorer[Query]):
+    """A scorer that takes SLOW_RANKER_S longer (the heavy ranker made slow)."""
+
+    id = "slowed"
+
+    def __init__(self, scorer: Scorer[Query]) -> None:
+        self.scorer = scorer
 
     def score(self, query: Query, candidates: Candidates) -> Scores:
         time.sleep(SLOW_RANKER_S)
-        scores: Scores = candidates.created_at.astype(np.float64)
-        return scores
+        return self.scorer.score(query, candidates)
 
 
 class DegradedTimeline(ForYouTimeline):
-    """For You with a slow heavy rung on top of its own ladder."""
+    """For You whose heavy ranker (behind the light ranker's cut) is slow."""
 
     def _ranking(self) -> list[Rung[Query]]:
-        heavy = Rung("heavy", [SlowRanker()], rung_budget("heavy", self.budget_scale))
-        return [heavy, *super()._ranking()[1:]]
+        heavy, *rest = super()._ranking()
+        *before, last = heavy.scorers
+        return [replace(heavy, scorers=[*before, Slowed(last)]), *rest]
+
+
+def train_missing(data_dir: Path, train_viewers: int, heavy_epochs: int) -> dict[str, str]:
+    """Runs each `starling train` job whose output the data dir lacks; what each did."""
+    done: dict[str, str] = {}
+    runtime = open_runtime(bench_settings(data_dir, workers="none"), workers="none")
+    store = runtime.store
+    try:
+        if open_index(data_dir).current() is None:
+            params = simclusters_train.TrainParams()
+            done["simclusters"] = str(
+                simclusters_train.train(store, directory_in(data_dir), params)
+            )
+        if newest_embeddings(data_dir).current() is None:
+            done["embeddings"] = str(twhin_train.train(store, data_dir, twhin_train.TrainParams()))
+        if newest_light(data_dir).current() is None:
+            _, path = train_light(runtime, ImpressionParams(viewers=train_viewers))
+            done["light"] = str(path)
+        if newest_heavy(data_dir).current() is None:
+            epochs = heavy_train.TrainParams(max_epochs=heavy_epochs)
+            done["heavy"] = str(heavy_train.train(store, data_dir, epochs).path)
+    finally:
+        runtime.close()
+    return done
+
+
+def feed(runtime: Runtime) -> dict[str, int]:
+    """The in-process state serving reads, rebuilt as its workers rebuild it on start;
+    SimClusters' post vectors from the window's likes (its worker adds them as they come)."""
+    runtime.fanout.warm_celebrity_index()
+    fed = {"real_graph_edges": runtime.realgraph_worker.rebuild()}
+    features = runtime.workers[FeatureWorker.name]
+    assert isinstance(features, FeatureWorker)
+    fed["feature_posts"] = features.rebuild()
+    simclusters = runtime.workers[SimClustersWorker.name]
+    assert isinstance(simclusters, SimClustersWorker)
+    simclusters.tick()
+    fed["simclusters_likes"] = replay_likes(runtime.store, simclusters, time.time_ns() // 10**6)
+    twhin = runtime.workers[TwhinWorker.name]
+    assert isinstance(twhin, TwhinWorker)
+    twhin.tick()
+    fed["twhin_posts"] = 0 if twhin.posts is None else len(twhin.posts.index)
+    return fed
+
+
+def replay_likes(store: Store, worker: SimClustersWorker, now: int) -> int:
+    found = Engagements.concat(store.iter_engagements(now - WINDOW_MS, LIKES_CHUNK))
+    likes = found.take(found.kind == EngagementKind.LIKE)
+    likes = likes.take(np.argsort(likes.time, kind="stable"))
+    rows = zip(likes.post.tolist(), likes.account.tolist(), likes.time.tolist(), strict=True)
+    return sum(worker.posts.add_like(p, a, t) for p, a, t in tqdm(rows, total=likes.size))
 
 
 def timeline(runtime: Runtime, degraded: bool) -> ForYouTimeline:
-    sources: list[Source[Query]] = [RealGraphSource(RealGraphIndex(runtime.realgraph))]
-    make = DegradedTimeline if degraded else ForYouTimeline
-    return make(
+    if not degraded:
+        return runtime.for_you
+    return DegradedTimeline(
         runtime.store,
         runtime.cache,
         runtime.activity,
         runtime.home.ensure_timeline,
-        out_of_network=[*sources, SlowSource()] if degraded else sources,
+        out_of_network=[*runtime.out_of_network(), SlowSource()],
         budget_scale=runtime.settings.foryou_budget_scale,
+        ranking=runtime.ranking_inputs(),
     )
 
 
 def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict[str, Any]:
     totals: list[float] = []
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
+    steps: dict[str, list[float]] = {}
     counts: dict[str, list[int]] = {}
     tiers: Counter[str] = Counter()
     over: Counter[str] = Counter()
@@ -102,15 +183,19 @@ def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict
             totals.append(time.perf_counter() - started)
             for phase in PHASES:
                 phases[phase].append(mixed.trace.phases.get(phase, 0.0))
-            for step, n in mixed.trace.counts().items():
-                counts.setdefault(step, []).append(n)
+            for step in mixed.trace.steps:
+                steps.setdefault(f"{step.kind} {step.id}", []).append(step.seconds)
+            for step_id, n in mixed.trace.counts().items():
+                counts.setdefault(step_id, []).append(n)
             tiers[mixed.trace.ranking or "none"] += 1
             over.update(mixed.trace.over_budget)
     runs = len(totals)
+    step_p50 = {s: 1000 * float(np.median(t)) for s, t in steps.items()}
     return {
         "runs": runs,
         "pipeline_ms": milliseconds(totals),
         "phase_ms": {p: milliseconds(s) for p, s in phases.items()},
+        "step_p50_ms": dict(sorted(step_p50.items(), key=lambda kv: -kv[1])),
         "candidates_p50": {s: float(np.median(n)) for s, n in counts.items()},
         "tiers": dict(tiers),
         "over_budget_share": {p: n / runs for p, n in over.items()},
@@ -138,36 +223,60 @@ def main(argv: Sequence[str] | None = None) -> None:
     world_arguments(parser, backends=False)
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--blas-threads", default="1,0", help="BLAS thread caps to run under (0: numpy's own)"
+    )
+    parser.add_argument("--train-viewers", type=int, default=300, help="light ranker's")
+    parser.add_argument("--heavy-epochs", type=int, default=3, help="heavy ranker's at most")
     args = parser.parse_args(argv)
     data_dir = bench_data_dir(args.size, args.seed)
-    runtime = open_runtime(bench_settings(data_dir), workers="none")
+    trained = train_missing(data_dir, args.train_viewers, args.heavy_epochs)
+    caps = [int(c) or None for c in args.blas_threads.split(",")]
+    results = run(data_dir, args, caps) | {"trained_now": trained}
+    print(f"For You latency, {args.size} world. {machine()}\n")
+    parts = [k for k in results if k.startswith(("pipeline", "degraded"))]
+    rows = [[k, _shown(v)] for part in parts for k, v in _flat(part, results)]
+    rows += [[k, _shown(v)] for k, v in results["pages"].items()]
+    print(markdown_table(["figure", "value"], rows))
+    print(f"\nfed: {results['fed']}")
+    print(f"\nresults: {write_results('foryou_latency', results)}")
+
+
+def run(data_dir: Path, args: argparse.Namespace, caps: list[int | None]) -> dict[str, Any]:
+    """The plain pipeline under each BLAS cap, then the next pages and the degraded
+    pipeline under the first."""
+    runtime = open_runtime(bench_settings(data_dir, workers="none"), workers="none")
     try:
-        runtime.fanout.warm_celebrity_index()
-        edges, _ = load(runtime.store)
-        for i in tqdm(range(0, edges.size, REBUILD_CHUNK), desc="real graph"):
-            runtime.realgraph.add(edges.take(slice(i, i + REBUILD_CHUNK)))
+        fed = feed(runtime)
         picked = [v for v, _ in viewers(runtime.store, data_dir, args.viewers, args.seed)]
         plain = timeline(runtime, degraded=False)
         for viewer in tqdm(picked, desc="build timelines", unit="viewer"):
             plain.mix(Query(viewer, Page(limit=PAGE_SIZE)))
-        results = {
+        results: dict[str, Any] = {
             "size": args.size,
             "viewers": len(picked),
+            "fed": fed,
             "budget_scale": runtime.settings.foryou_budget_scale,
             "budget_ms": {p: s * 1000 for p, s in plain.pipeline.budgets.phases.items()}
             if plain.pipeline.budgets
             else {},
-            "pipeline": measure(plain, picked, args.rounds),
-            "pages": next_pages(plain, picked),
-            "degraded": measure(timeline(runtime, degraded=True), picked, args.rounds),
         }
+        for cap in caps:
+            with threadpool_limits(limits=cap):
+                results[f"pipeline, BLAS threads {cap or 'default'}"] = measure(
+                    plain, picked, args.rounds
+                )
+        with threadpool_limits(limits=caps[0]):
+            results["pages"] = next_pages(plain, picked)
+            slow = timeline(runtime, degraded=True)
+            try:
+                degraded = measure(slow, picked, args.rounds)
+            finally:
+                slow.close()
+        results[f"degraded, BLAS threads {caps[0] or 'default'}"] = degraded
+        return results
     finally:
         runtime.close()
-    print(f"For You latency, {args.size} world. {machine()}\n")
-    rows = [[k, _shown(v)] for part in ("pipeline", "degraded") for k, v in _flat(part, results)]
-    rows += [[k, _shown(v)] for k, v in results["pages"].items()]
-    print(markdown_table(["figure", "value"], rows))
-    print(f"\nresults: {write_results('foryou_latency', results)}")
 
 
 def _flat(part: str, results: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -116,7 +116,7 @@ class Runtime:
             out_of_network=self.out_of_network(),
             budget_scale=settings.foryou_budget_scale,
             ads=PromotedSlots(store, cache, campaigns, slots_setting(settings.ad_slots)),
-            ranking=self._ranking_inputs(),
+            ranking=self.ranking_inputs(),
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -126,7 +126,7 @@ class Runtime:
         graph, then the interest-based ones (SimClusters, TwHIN)."""
         return [RealGraphSource(RealGraphIndex(self.realgraph)), *interest_sources(self.workers)]
 
-    def _ranking_inputs(self) -> RankingInputs:
+    def ranking_inputs(self) -> RankingInputs:
         simclusters = self.workers[SimClustersWorker.name]
         assert isinstance(simclusters, SimClustersWorker)
         return RankingInputs(

@@ -9,6 +9,7 @@ See docs/subsystems/ranking.md#features and docs/subsystems/simclusters.md.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from starling.artifacts import Newest
 from starling.ranking.columns import Ids, Matrix
@@ -55,8 +56,11 @@ class SimClustersReader:
         edges = self.graph.snapshot().engagers_of(post_ids)
         posts, post_row = np.unique(edges.post, return_inverse=True)
         engagers, engager_row = np.unique(edges.account, return_inverse=True)
-        vectors = np.zeros((posts.size, model.clusters))
-        np.add.at(vectors, post_row, dense_interests(model, engagers)[engager_row])
+        # Post x engager counts times the engagers' sparse interests: the sums without a
+        # dense row per engagement.
+        counts = (np.ones(post_row.size), (post_row, engager_row))
+        incidence = sp.csr_matrix(counts, shape=(posts.size, engagers.size))
+        vectors = (incidence @ sparse_interests(model, engagers)).toarray()
         at = np.minimum(np.searchsorted(posts, post_ids), max(posts.size - 1, 0))
         found = (posts[at] == post_ids) if posts.size else np.zeros(len(post_ids), np.bool_)
         out = np.zeros(len(post_ids))
@@ -82,17 +86,23 @@ class SimClustersReader:
 
 def dense_interests(model: Communities, account_ids: Ids) -> Matrix:
     """Each account's InterestedIn as a dense row (zeros for an account without one)."""
-    ids = model.consumer_ids
-    dense = np.zeros((len(account_ids), model.clusters))
+    dense: Matrix = sparse_interests(model, account_ids).toarray()
+    return dense
+
+
+def sparse_interests(model: Communities, account_ids: Ids) -> sp.csr_matrix:
+    """Each account's InterestedIn as a sparse row (empty for an account without one)."""
+    ids, shape = model.consumer_ids, (len(account_ids), model.clusters)
     if not ids.size:
-        return dense
+        return sp.csr_matrix(shape)
     at = np.minimum(np.searchsorted(ids, account_ids), ids.size - 1)
     found = ids[at] == account_ids
-    starts, ends = model.interest_ptr[at[found]], model.interest_ptr[at[found] + 1]
-    rows = np.repeat(np.flatnonzero(found), ends - starts)
+    starts = np.where(found, model.interest_ptr[at], 0)
+    ends = np.where(found, model.interest_ptr[at + 1], 0)
     positions = ranges(starts, ends)
-    dense[rows, model.interest_clusters[positions]] = model.interest_weights[positions]
-    return dense
+    indptr = np.concatenate([[0], np.cumsum(ends - starts)])
+    values = (model.interest_weights[positions], model.interest_clusters[positions], indptr)
+    return sp.csr_matrix(values, shape=shape)
 
 
 def _cosines(rows: Matrix, viewer: Matrix) -> Matrix:
