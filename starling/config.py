@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from starling.foryou.budgets import DEFAULT_SCALE
 from starling.ids import now_ms
 
 DAY_MS = 24 * 3600 * 1000
@@ -108,10 +109,10 @@ class Settings(BaseSettings):
         "all", description="workers run inside `starling serve`: 'all', 'none' or a comma list"
     )
     foryou_budget_scale: float = Field(
-        50 / 1500,
+        DEFAULT_SCALE,
         gt=0,
         description="For You's latency budgets as a share of the seed's (1.5 s in all); the"
-        " default makes the whole request 50 ms",
+        " default makes the whole request 300 ms",
     )
     admins: str = Field(
         "",

@@ -103,6 +103,10 @@ class World:
     written: list[Post]
 
 
+# The budgets these tests are written against (on the fake timer): 50 ms in all.
+SCALE = 50 / 1500
+
+
 def world(runtime: Runtime, accounts: Accounts, posts: int = 8, **cache: Any) -> World:
     viewer, *friends = accounts(1 + posts // 2)  # two posts each: within author diversity
     for friend in friends:
@@ -118,6 +122,7 @@ def world(runtime: Runtime, accounts: Accounts, posts: int = 8, **cache: Any) ->
         out_of_network=[FakeOutOfNetwork(index)],
         clock=clock,
         timer=timer,
+        budget_scale=SCALE,
     )
     return World(timeline, index, store, clock, timer, viewer, written)
 

@@ -1,13 +1,17 @@
 """For You's latency budgets: the seed's per-phase table (Bottleneck 1, 1,500 ms in all)
-scaled to this machine by `STARLING_FORYOU_BUDGET_SCALE` (default 50/1500: the whole
-request in 50 ms), and the budgets of its ranking rungs. See docs/subsystems/foryou.md.
+scaled to this machine by `STARLING_FORYOU_BUDGET_SCALE` (default 0.2: the whole
+request in 300 ms), and the budgets of its ranking rungs. See docs/subsystems/foryou.md.
 """
 
 from __future__ import annotations
 
 from starling.mixer.budgets import CANDIDATES, FILTERING, HYDRATION, MIXING, RANKING, Budgets
 
-DEFAULT_SCALE = 50 / 1500
+# A fifth of the seed's: what the pipeline meets on this 2-core machine at ~1,500
+# candidates in the median, so a normal request ranks with the heavy rung and only a slow
+# one degrades. The latency target (p99 50 ms) is a benchmark figure, not a budget: a
+# budget the pipeline cannot meet would rank every request newest first.
+DEFAULT_SCALE = 0.2
 
 # The seed's table, in seconds. Auth (50 ms), serialization (50 ms) and the 200 ms buffer
 # lie outside the pipeline; its "filtering + mixing" (100 ms) is split between the two.
