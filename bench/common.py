@@ -48,6 +48,13 @@ def _cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def shown(value: Any) -> Any:
+    """A table cell: a dict of figures as "name value, ...", anything else as it is."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v:.3g}" for k, v in value.items())
+    return value
+
+
 def write_results(name: str, results: dict[str, Any]) -> Path:
     """Writes bench/out/<name>.json, with the machine description added."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tqdm import tqdm
 
-from bench.common import machine, markdown_table, milliseconds, write_results
+from bench.common import machine, markdown_table, milliseconds, shown, write_results
 from bench.realgraph import viewers
 from bench.world import bench_data_dir, bench_settings, world_arguments
 from starling.engagements import EngagementKind, Engagements
@@ -235,8 +235,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = run(data_dir, args, caps) | {"trained_now": trained}
     print(f"For You latency, {args.size} world. {machine()}\n")
     parts = [k for k in results if k.startswith(("pipeline", "degraded"))]
-    rows = [[k, _shown(v)] for part in parts for k, v in _flat(part, results)]
-    rows += [[k, _shown(v)] for k, v in results["pages"].items()]
+    rows = [[k, shown(v)] for part in parts for k, v in _flat(part, results)]
+    rows += [[k, shown(v)] for k, v in results["pages"].items()]
     print(markdown_table(["figure", "value"], rows))
     print(f"\nfed: {results['fed']}")
     print(f"\nresults: {write_results('foryou_latency', results)}")
@@ -284,12 +284,6 @@ def _flat(part: str, results: dict[str, Any]) -> list[tuple[str, Any]]:
     rows = [(f"{part} {k}", v) for k, v in found.items() if k != "phase_ms"]
     rows += [(f"{part} {p} ms", v) for p, v in found["phase_ms"].items()]
     return rows
-
-
-def _shown(value: Any) -> Any:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v:.3g}" for k, v in value.items())
-    return value
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bench.common import machine, markdown_table, milliseconds, write_results
+from bench.common import machine, markdown_table, milliseconds, shown, write_results
 from bench.world import account_table, bench_data_dir, bench_settings, world_arguments
 from starling.engagements import Engagements, IdArray
 from starling.realgraph import RealGraph, affinity, candidates
@@ -126,14 +126,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         **time_queries(graph, picked, args.rounds),
     }
     print(f"Real graph, {args.size} world. {machine()}\n")
-    print(markdown_table(["figure", "value"], [[k, _shown(v)] for k, v in results.items()]))
+    print(markdown_table(["figure", "value"], [[k, shown(v)] for k, v in results.items()]))
     print(f"\nresults: {write_results('realgraph', results)}")
-
-
-def _shown(value: Any) -> Any:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v:.3g}" for k, v in value.items())
-    return value
 
 
 if __name__ == "__main__":
