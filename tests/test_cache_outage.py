@@ -322,3 +322,20 @@ def test_a_streams_runtime_stops_while_redis_is_down(
 
 def worker_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == worker_base.__name__]
+
+
+def test_for_you_is_served_from_the_store_while_redis_is_down(
+    api_factory: ApiFactory, redis_server: PrivateRedis
+) -> None:
+    api = api_factory(redis_url=redis_server.url)
+    reader, friend = api.register("reader"), api.register("friend")
+    api.follow(reader, friend)
+    written = {int(api.post(friend, f"post {i}")["id"]) for i in range(3)}
+
+    redis_server.kill()
+    response = api.client.get("/api/v1/timelines/for_you", headers=reader.auth)
+
+    # No served record, kept list or counters: the pipeline runs on the store alone.
+    assert response.status_code == 200, response.text
+    assert {int(s["id"]) for s in response.json()} == written
+    assert response.headers["X-Starling-Ranking"] != "stale"
