@@ -316,10 +316,11 @@ def _demo(args: argparse.Namespace) -> int:
     if not base.store_path.exists():
         print("Generating the demo world (first run only)...")
         _generate(base, "demo", 1)
-        print("Training the light ranker on simulated impressions (first run only)...")
-        _train_light_on(_settings(args), DEMO_VIEWERS, 0, rebuild=True)
+        # The embeddings first: the light ranker's features read them.
         print("Embedding the graph for TwHIN candidates (first run only)...")
         _embed(_settings(args))
+        print("Training the light ranker on simulated impressions (first run only)...")
+        _train_light_on(_settings(args), DEMO_VIEWERS, 0, rebuild=True)
     _run_server(_settings(args), on_ready=_print_demo_help)  # with the new world's settings
     return 0
 

@@ -43,6 +43,7 @@ from starling.ranking.model import newest_model
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.stages import RankingInputs
 from starling.ranking.state import FeatureState
+from starling.ranking.twhin import TwhinReader
 from starling.realgraph import RealGraph
 from starling.store.base import Store
 from starling.store.open import open_store
@@ -52,6 +53,7 @@ from starling.workers.fanout import FanoutWorker
 from starling.workers.features import FeatureWorker
 from starling.workers.realgraph import RealGraphWorker
 from starling.workers.simclusters import SimClustersWorker
+from starling.workers.twhin import TwhinWorker
 
 WorkerMode = Literal["threads", "sync", "none"]
 
@@ -128,11 +130,13 @@ class Runtime:
 
     def ranking_inputs(self) -> RankingInputs:
         simclusters = self.workers[SimClustersWorker.name]
-        assert isinstance(simclusters, SimClustersWorker)
+        twhin = self.workers[TwhinWorker.name]
+        assert isinstance(simclusters, SimClustersWorker) and isinstance(twhin, TwhinWorker)
         return RankingInputs(
             features=self.features,
             realgraph=self.realgraph,
             simclusters=SimClustersReader(simclusters.index, simclusters.posts, self.realgraph),
+            twhin=TwhinReader(twhin.embeddings, self.realgraph),
             light=newest_model(self.settings.data_dir),
             heavy=newest_or_shipped(self.settings.data_dir),
             weights=ScoreWeights.of(self.settings),

@@ -23,11 +23,13 @@ from starling.ranking.quality import LowQuality
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.stages import RankingInputs
 from starling.ranking.state import ACCOUNT_READ, POST_READ, FeatureState, StateParams
+from starling.ranking.twhin import TwhinReader
 from starling.realgraph import RealGraph
 from starling.runtime import Runtime, open_runtime
 from starling.simclusters.communities import Communities
 from starling.simclusters.index import open_index
 from starling.simclusters.versions import directory_in, save_version
+from starling.twhin.embeddings import Embeddings, artifacts_in, newest
 from tests.counting import Counting
 from tests.test_foryou import FakeOutOfNetwork, Proposals
 
@@ -226,6 +228,31 @@ def test_simclusters_features_of_planted_interests(tmp_path: Path) -> None:
     assert block[:, 0].tolist() == [1.0, 0.0, 0.0, 1.0]  # author InterestedIn cosine
     assert block[:, 1].tolist() == [1.0, 0.0, 0.0, 1.0]  # interest in the author's KnownFor
     assert block[:, 3] == pytest.approx([1.0, 0.0, 2**-0.5, 0.0])  # engagers' cosine
+
+
+def test_twhin_features_of_planted_embeddings(tmp_path: Path) -> None:
+    # The viewer (1) and account 2 point along x, account 3 along y, account 4 has no
+    # embedding.
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32)
+    embeddings = Embeddings(new_version(), np.array([1, 2, 3], np.int64), vectors)
+    artifacts_in(tmp_path).save(embeddings.version, embeddings.save)
+    graph = RealGraph()
+    # Post 10 (by 3) was liked by 2; post 11 (by 2) reposted by 3 (weight 2); post 12 (by
+    # 4) has no engagement and an author without an embedding.
+    like, repost = int(EngagementKind.LIKE), int(EngagementKind.REPOST)
+    graph.add(Engagements.of_rows([(2, 10, 3, like, 1), (3, 11, 2, repost, 2)]))
+    reader = TwhinReader(newest(tmp_path), graph)
+
+    block = reader.features(1, np.array([3, 2, 4]), np.array([10, 11, 12]))
+
+    assert block[:, 0] == pytest.approx([0.0, 1.0, 0.0])  # viewer x author
+    # Post vectors: y + x (10); x + 2y (11); nothing (12).
+    assert block[:, 1] == pytest.approx([2**-0.5, 5**-0.5, 0.0])
+    assert (
+        not TwhinReader(newest(tmp_path / "none"), graph)
+        .features(1, np.array([3]), np.array([10]))
+        .any()
+    )  # before the job has run
 
 
 def test_a_declared_bot_nobody_likes_is_filtered_from_the_timeline(

@@ -41,6 +41,9 @@ TABLE: tuple[tuple[str, str], ...] = (
     ("simclusters_known_for", "simclusters-features"),
     ("simclusters_post_cosine", "simclusters-features"),
     ("simclusters_engagers_cosine", "simclusters-features"),
+    # TwHIN embeddings: the viewer against the author, and against the post's vector.
+    ("twhin_author_cosine", "twhin-features"),
+    ("twhin_post_cosine", "twhin-features"),
     # Filled by the source: an interest-based source's cosine between the viewer and the
     # post (SimClusters, TwHIN), its evidence for the social-proof filter; 0 for others.
     ("similarity", "source"),

@@ -1,7 +1,7 @@
 """For You's light-feature hydrators: each fills one group of columns of
 `Candidates.features` (starling/ranking/features.py) with one read for the whole batch:
 the feature store's post and account columns, the real graph's affinity, SimClusters
-cosines, and what the batch, the query and the clock already tell.
+and TwHIN cosines, and what the batch, the query and the clock already tell.
 See docs/subsystems/ranking.md#features.
 """
 
@@ -20,6 +20,7 @@ from starling.model import Post
 from starling.ranking.features import of_group
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.state import ACCOUNT_READ, FeatureState
+from starling.ranking.twhin import TwhinReader
 from starling.realgraph import RealGraph, affinity
 
 HOUR_MS = 3_600_000
@@ -86,6 +87,22 @@ class SimClustersFeatures(Hydrator[Query]):
     names = of_group(id)
 
     def __init__(self, reader: SimClustersReader) -> None:
+        self.reader = reader
+
+    def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
+        block = self.reader.features(query.viewer_id, candidates.author_id, candidates.source_id)
+        return candidates.with_features(self.names, block)
+
+
+class TwhinFeatures(Hydrator[Query]):
+    """Cosines between the viewer's TwHIN embedding and each author's, and each post's
+    (its author's and engagers' embeddings): one read of the embeddings and one of the
+    real graph."""
+
+    id = "twhin-features"
+    names = of_group(id)
+
+    def __init__(self, reader: TwhinReader) -> None:
         self.reader = reader
 
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:

@@ -3,7 +3,9 @@ For You pipeline would rank (its candidate-only variant: the same sources, hydra
 filters, without the served record), hydrated exactly as serving hydrates them, each
 labelled by sampling the world's hidden engagement model; viewers are split into train
 and held-out test. The world's clock stops at its `now_ms`, so every impression is served
-then, and the feature state and real graph are rebuilt from the store as of that time.
+then, and the feature state and real graph are rebuilt from the store as of that time. The
+SimClusters communities and TwHIN embeddings are the newest (computed first when their
+job never ran).
 See docs/subsystems/ranking.md#dataset.
 """
 
@@ -23,12 +25,17 @@ from starling.ranking.dataset import TEST, TRAIN, Impressions
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.stages import RankingInputs
 from starling.ranking.state import FeatureState
+from starling.ranking.twhin import TwhinReader
 from starling.realgraph import RealGraph
 from starling.runtime import Runtime
 from starling.simclusters.communities import Communities
 from starling.simclusters.index import open_index
 from starling.simclusters.train import TrainParams, train
 from starling.simclusters.versions import directory_in
+from starling.twhin.embeddings import Embeddings
+from starling.twhin.embeddings import newest as newest_embeddings
+from starling.twhin.train import TrainParams as EmbeddingParams
+from starling.twhin.train import train as train_embeddings
 from starling.workers.features import FeatureWorker
 from starling.workers.realgraph import RealGraphWorker
 from starling.world.engagement import EngagementTruth, sample
@@ -54,7 +61,12 @@ def build_impressions(
         raise ValueError(f"no generated world in {data_dir}: run `starling world generate`")
     served_at = int(meta["now_ms"])
     truth = EngagementTruth.load(data_dir)
-    timeline = timeline_as_of(runtime, served_at, communities(runtime, progress=progress))
+    timeline = timeline_as_of(
+        runtime,
+        served_at,
+        communities(runtime, progress=progress),
+        embeddings(runtime, progress=progress),
+    )
     rng = np.random.default_rng(params.seed)
     viewers = rng.choice(truth.account_ids, min(params.viewers, truth.account_ids.size), False)
     held_out = rng.random(viewers.size) < params.test_share
@@ -97,7 +109,10 @@ def build_impressions(
 
 
 def timeline_as_of(
-    runtime: Runtime, served_at: int, communities: Newest[Communities] | None
+    runtime: Runtime,
+    served_at: int,
+    communities: Newest[Communities] | None,
+    embeddings: Newest[Embeddings] | None = None,
 ) -> ForYouTimeline:
     """The runtime's For You with its clock stopped at `served_at`: its real graph and
     feature state rebuilt from the store as of then (as the workers rebuild them)."""
@@ -113,7 +128,10 @@ def timeline_as_of(
         out_of_network=[RealGraphSource(RealGraphIndex(graph))],
         clock=clock,
         ranking=RankingInputs(
-            features=state, realgraph=graph, simclusters=SimClustersReader(communities, graph=graph)
+            features=state,
+            realgraph=graph,
+            simclusters=SimClustersReader(communities, graph=graph),
+            twhin=TwhinReader(embeddings, graph),
         ),
     )
     for source in timeline.candidate_runner.pipeline.sources:
@@ -130,6 +148,14 @@ def communities(runtime: Runtime, *, progress: bool) -> Newest[Communities]:
         )
         index = open_index(runtime.settings.data_dir)
     return index
+
+
+def embeddings(runtime: Runtime, *, progress: bool) -> Newest[Embeddings]:
+    """The newest TwHIN account embeddings, computed first when the job never ran."""
+    data_dir = runtime.settings.data_dir
+    if newest_embeddings(data_dir).current() is None:
+        train_embeddings(runtime.store, data_dir, EmbeddingParams(), progress=progress)
+    return newest_embeddings(data_dir)
 
 
 def concat(parts: list[Impressions]) -> Impressions:

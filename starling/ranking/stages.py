@@ -23,12 +23,14 @@ from starling.ranking.hydrators import (
     CandidateFeatures,
     PostFeatures,
     SimClustersFeatures,
+    TwhinFeatures,
 )
 from starling.ranking.light import LightCut, LightRanker
 from starling.ranking.model import LightModel
 from starling.ranking.quality import LowQuality
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.state import FeatureState
+from starling.ranking.twhin import TwhinReader
 from starling.realgraph import RealGraph
 from starling.store.base import Store
 
@@ -41,6 +43,7 @@ class RankingInputs:
     features: FeatureState = field(default_factory=FeatureState)
     realgraph: RealGraph = field(default_factory=RealGraph)
     simclusters: SimClustersReader = field(default_factory=lambda: SimClustersReader(None))
+    twhin: TwhinReader = field(default_factory=lambda: TwhinReader(None))
     light: Newest[LightModel] | None = None
     heavy: Newest[HeavyModel] | None = None
     weights: ScoreWeights | None = None  # the heavy ranker's final score (the settings)
@@ -53,6 +56,7 @@ class RankingStages:
             AccountFeatures(inputs.features, clock),
             Affinity(inputs.realgraph),
             SimClustersFeatures(inputs.simclusters),
+            TwhinFeatures(inputs.twhin),
             CandidateFeatures(clock),
         ]
         self.low_quality: Filter[Query] = LowQuality()
