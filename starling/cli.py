@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_up(sub)
     _add_train(sub)
 
+    jobs = sub.add_parser("jobs", help="run the scheduled recomputations in the foreground")
+    jobs.add_argument("--list", action="store_true", help="show each job and when it is due")
+    _add_settings(jobs)
+    jobs.set_defaults(run=_jobs)
+
     demo = sub.add_parser("demo", help="generate the demo world on first run, then serve it")
     _add_settings(demo)
     demo.set_defaults(run=_demo)
@@ -280,6 +285,7 @@ def _run_server(
     import uvicorn
 
     from starling.api.app import create_app
+    from starling.jobs.scheduler import in_background
     from starling.runtime import open_runtime
 
     runtime = open_runtime(settings, workers="threads")
@@ -293,9 +299,11 @@ def _run_server(
                 on_ready(runtime)
 
         threading.Thread(target=announce, daemon=True).start()
+    stop_jobs = in_background(settings)
     try:
         server.run(sockets=None if sock is None else [sock])
     finally:
+        stop_jobs()
         runtime.close()
 
 
@@ -402,6 +410,28 @@ def _worker(args: argparse.Namespace) -> int:
         pass
     finally:
         runtime.close()
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from starling.jobs.job import jobs_of
+    from starling.jobs.listing import listing
+    from starling.jobs.lock import lock_path
+    from starling.jobs.schedule import Schedule
+    from starling.jobs.scheduler import open_scheduler
+
+    settings = _settings(args)
+    if args.list:
+        print(listing(Schedule(jobs_of(settings)), lock_path(settings)))
+        return 0
+    scheduler = open_scheduler(settings)
+    if scheduler is None:
+        print("every job is disabled (an interval of 0)", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler.run_forever(stop)
     return 0
 
 

@@ -140,6 +140,15 @@ class Settings(BaseSettings):
         0.25, ge=0, le=1, description="heavy ranker: the author decay's lowest factor"
     )
 
+    # The scheduled recomputations (starling/jobs/): each runs again once its newest
+    # output is this old.
+    job_simclusters_interval_s: float = Field(
+        86_400.0, ge=0, description="seconds between runs of the SimClusters job; 0: never"
+    )
+    job_embeddings_interval_s: float = Field(
+        86_400.0, ge=0, description="seconds between runs of the embeddings job; 0: never"
+    )
+
     def is_admin(self, username: str) -> bool:
         return username.lower() in {a.strip().lower() for a in self.admins.split(",")} - {""}
 

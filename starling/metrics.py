@@ -58,6 +58,19 @@ CACHE_DEGRADED = Counter(
     ["operation"],
     registry=REGISTRY,
 )
+JOB_RUNS = Counter(
+    "starling_job_runs",
+    "Runs of each scheduled job, by outcome (success: it wrote a new version)",
+    ["job", "outcome"],
+    registry=REGISTRY,
+)
+JOB_SECONDS = Histogram(
+    "starling_job_seconds",
+    "Duration of each scheduled job's run, successful or not",
+    ["job"],
+    buckets=(1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0),
+    registry=REGISTRY,
+)
 
 
 def exposition() -> bytes:
