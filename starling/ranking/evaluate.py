@@ -135,10 +135,19 @@ def light_heavy_gain(d: Impressions, c: Context) -> Floats:
     return light_heavy(d, replace(c, weights=GAIN_WEIGHTS))
 
 
+def light_heavy_without_diversity(d: Impressions, c: Context) -> Floats:
+    """The served weights without the author-diversity decay: what that policy costs in
+    a world whose viewers never tire of an author."""
+    if c.weights is None:
+        raise ValueError("light + heavy needs the heavy ranker's weights")
+    return light_heavy(d, replace(c, weights=replace(c.weights, author_floor=1.0)))
+
+
 # With the heavy ranker's predictions in the context: the heavy rung too.
 WITH_HEAVY: tuple[Ranker, ...] = (
     *RANKERS[:3],
     Ranker("light + heavy", light_heavy),
+    Ranker("light + heavy, no author diversity", light_heavy_without_diversity),
     Ranker("light + heavy, gain weights", light_heavy_gain),
     RANKERS[3],
 )
