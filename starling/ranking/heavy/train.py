@@ -45,7 +45,6 @@ class TrainParams:
     history: int = 32
     batch: int = 256
     learning_rate: float = 3e-3
-    weight_decay: float = 0.0  # AdamW's decoupled decay
     max_epochs: int = 30
     patience: int = 2  # epochs without a better validation loss before stopping
     validation_share: float = 0.1  # the latest train rows, held out for early stopping
@@ -172,9 +171,7 @@ def fit(
 ) -> tuple[int, float]:
     """Adam on the five heads' summed log losses until the validation loss stops
     improving; the network keeps its best epoch's weights."""
-    optimiser = torch.optim.AdamW(
-        network.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay
-    )
+    optimiser = torch.optim.Adam(network.parameters(), lr=params.learning_rate)
     loss_of = torch.nn.BCEWithLogitsLoss()
     rng = np.random.default_rng(params.seed)
     labels = torch.as_tensor(examples.impressions.labels, dtype=torch.float32)
