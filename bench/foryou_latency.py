@@ -57,7 +57,7 @@ from starling.simclusters.versions import directory_in
 from starling.store.base import Store
 from starling.twhin import train as twhin_train
 from starling.twhin.embeddings import newest as newest_embeddings
-from starling.twhin.posts import WINDOW_MS
+from starling.window import WINDOW_MS
 from starling.workers.features import FeatureWorker
 from starling.workers.simclusters import SimClustersWorker
 from starling.workers.twhin import TwhinWorker

@@ -32,9 +32,10 @@ from starling.simclusters.train import TrainParams as ClusterParams
 from starling.simclusters.train import compute as communities
 from starling.store.base import IdArray, Store
 from starling.store.sqlite import SqliteStore
-from starling.twhin.posts import AUTHOR, WEIGHTS, WINDOW_MS, PostEmbeddings
+from starling.twhin.posts import AUTHOR, WEIGHTS, PostEmbeddings
 from starling.twhin.train import TrainParams, read_graph
 from starling.twhin.train import compute as embeddings
+from starling.window import WINDOW_MS
 from starling.world.engagement import ACTIONS, POSITIVE, EngagementTruth, sample
 from starling.world.truth import load_truth
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from starling.foryou.filters import MAX_AGE_MS, POSTS_PER_AUTHOR
+from starling.foryou.filters import POSTS_PER_AUTHOR
 from starling.foryou.selector import MAX_OUT_OF_NETWORK_RUN
 from starling.foryou.sources import OutOfNetworkSource, Proposal
 from starling.foryou.timeline import ForYouTimeline
@@ -16,6 +16,7 @@ from starling.mixer import Page, Query
 from starling.model import Account, Post
 from starling.runtime import Runtime
 from starling.store.base import IdArray
+from starling.window import WINDOW_MS
 from tests.fixtures_api import Api
 
 Accounts = Callable[[int], list[Account]]
@@ -124,7 +125,7 @@ def test_posts_older_than_48_hours_are_left_out(runtime: Runtime, accounts: Acco
     viewer, friend = accounts(2)
     runtime.actions.follow(viewer.id, friend.id)
     (post,) = posts(runtime, friend, 1)
-    later = post.created_at + MAX_AGE_MS
+    later = post.created_at + WINDOW_MS
 
     assert ids(for_you(runtime, clock=lambda: later).read(viewer.id)) == {post.id}
     assert for_you(runtime, clock=lambda: later + 1).read(viewer.id) == []

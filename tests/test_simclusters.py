@@ -12,6 +12,7 @@ import pytest
 from starling.cli import main
 from starling.events import Event, LikeCreated
 from starling.foryou.filters import MIN_SIMILARITY
+from starling.ids import now_ms
 from starling.mixer import Page, Query
 from starling.model import Account
 from starling.runtime import Runtime
@@ -21,6 +22,7 @@ from starling.simclusters.index import SimClustersIndex
 from starling.simclusters.posts import HOUR_MS, PostVectorParams, PostVectors
 from starling.simclusters.train import TrainParams, train
 from starling.simclusters.versions import directory_in, save_version, versions
+from starling.window import WINDOW_MS
 from starling.workers.simclusters import SimClustersWorker
 from tests.fixtures_runtime import RuntimeFactory
 
@@ -108,6 +110,31 @@ def test_likes_move_post_vectors(planted: Planted) -> None:
     actions.like(planted.consumers[1][0].id, post.id)
     actions.like(planted.consumers[1][1].id, post.id)
     assert posts.vector(post.id)[0].tolist() == [b, a]  # two likes from B outweigh one
+
+
+def test_a_new_version_is_rebuilt_from_the_stored_likes_of_the_window(planted: Planted) -> None:
+    actions = planted.runtime.actions
+    liked = actions.post(planted.producers[0][0].id, "in A")
+    for fan in planted.consumers[0][:2]:  # liked before any communities exist
+        actions.like(fan.id, liked.id)
+    assert planted.worker.posts.vector(liked.id)[0].size == 0
+    model = planted.train()  # the worker moves to the first version: rebuilt from the store
+    [a] = planted.cluster_of(model, planted.producers[0])
+    assert planted.worker.posts.vector(liked.id)[0].tolist() == [a]
+    # A like both rebuilt and delivered again by the log counts once.
+    before = planted.worker.posts.vector(liked.id)[1]
+    planted.worker.apply([LikeCreated(liked.id, liked.author_id, planted.consumers[0][0].id,
+                                      liked.created_at)])  # fmt: skip
+    assert planted.worker.posts.vector(liked.id)[1].tolist() == before.tolist()
+    # Likes older than the window are not read.
+    late = SimClustersWorker(
+        planted.runtime.log,
+        planted.worker.index,
+        planted.runtime.store,
+        clock=lambda: now_ms() + WINDOW_MS + 60_000,
+    )
+    late.tick()
+    assert late.posts.table is not None and late.posts.vector(liked.id)[0].size == 0
 
 
 def test_worker_is_idempotent_under_redelivery(planted: Planted) -> None:

@@ -23,8 +23,8 @@ from starling.model import Account
 from starling.runtime import Runtime
 from starling.twhin.ann import PostIndex
 from starling.twhin.embeddings import artifacts_in, newest
-from starling.twhin.posts import WINDOW_MS
 from starling.twhin.train import Graph, TrainParams, compute
+from starling.window import WINDOW_MS
 from starling.workers.twhin import TwhinWorker
 from tests.fixtures_runtime import RuntimeFactory
 

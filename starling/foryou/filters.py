@@ -15,10 +15,10 @@ from starling.foryou.sources import in_network
 from starling.mixer.candidates import Candidates, Mask
 from starling.mixer.components import Filter
 from starling.mixer.query import Query
+from starling.window import WINDOW_MS
 
 Clock = Callable[[], int]  # ms since the epoch
 
-MAX_AGE_MS = 48 * 3600 * 1000
 POSTS_PER_AUTHOR = 3
 MIN_SIMILARITY = 0.2  # cosine, viewer to post, of an interest-based source (benchmarks.md)
 
@@ -42,7 +42,7 @@ class Recent(Filter[Query]):
         self.clock = clock
 
     def keep(self, query: Query, candidates: Candidates) -> Mask:
-        keep: Mask = candidates.created_at >= self.clock() - MAX_AGE_MS
+        keep: Mask = candidates.created_at >= self.clock() - WINDOW_MS
         return keep
 
 

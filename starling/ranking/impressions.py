@@ -3,9 +3,10 @@ For You pipeline would rank (its candidate-only variant: the same sources, hydra
 filters, without the served record), hydrated exactly as serving hydrates them, each
 labelled by sampling the world's hidden engagement model; viewers are split into train
 and held-out test. The world's clock stops at its `now_ms`, so every impression is served
-then, and the feature state and real graph are rebuilt from the store as of that time. The
-SimClusters communities and TwHIN embeddings are the newest (computed first when their
-job never ran).
+then, from the pipeline's four sources over state rebuilt from the store as of that time
+(the real graph, the feature state, SimClusters' post vectors, TwHIN's index of posts).
+The SimClusters communities and TwHIN embeddings are the newest (each job is run first
+when it never ran).
 See docs/subsystems/ranking.md#dataset.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from starling.artifacts import Newest
+from starling.foryou.interest_sources import interest_sources
 from starling.foryou.realgraph_source import RealGraphIndex, RealGraphSource
 from starling.foryou.timeline import ForYouTimeline
 from starling.mixer import Page, Query
@@ -28,16 +30,18 @@ from starling.ranking.state import FeatureState
 from starling.ranking.twhin import TwhinReader
 from starling.realgraph import RealGraph
 from starling.runtime import Runtime
-from starling.simclusters.communities import Communities
-from starling.simclusters.index import open_index
+from starling.simclusters.index import SimClustersIndex, open_index
 from starling.simclusters.train import TrainParams, train
 from starling.simclusters.versions import directory_in
 from starling.twhin.embeddings import Embeddings
 from starling.twhin.embeddings import newest as newest_embeddings
 from starling.twhin.train import TrainParams as EmbeddingParams
 from starling.twhin.train import train as train_embeddings
+from starling.workers.base import Worker
 from starling.workers.features import FeatureWorker
 from starling.workers.realgraph import RealGraphWorker
+from starling.workers.simclusters import SimClustersWorker
+from starling.workers.twhin import TwhinWorker
 from starling.world.engagement import EngagementTruth, sample
 from starling.world.truth import load_world_meta
 
@@ -111,26 +115,38 @@ def build_impressions(
 def timeline_as_of(
     runtime: Runtime,
     served_at: int,
-    communities: Newest[Communities] | None,
-    embeddings: Newest[Embeddings] | None = None,
+    communities: SimClustersIndex,
+    embeddings: Newest[Embeddings],
 ) -> ForYouTimeline:
-    """The runtime's For You with its clock stopped at `served_at`: its real graph and
-    feature state rebuilt from the store as of then (as the workers rebuild them)."""
+    """The runtime's For You with its clock stopped at `served_at`, its four sources and
+    its features over in-memory state rebuilt from the store as of then, as each worker
+    rebuilds its own on start: the real graph, the feature state, SimClusters' post
+    vectors and TwHIN's index of posts."""
     clock = lambda: served_at  # noqa: E731 - a stopped clock
     graph, state = RealGraph(), FeatureState()
     RealGraphWorker(runtime.log, runtime.store, graph, clock=clock).rebuild()
     FeatureWorker(runtime.log, runtime.store, state, clock=clock).rebuild()
+    interests: dict[str, Worker] = {
+        SimClustersWorker.name: SimClustersWorker(
+            runtime.log, communities, runtime.store, clock=clock
+        ),
+        TwhinWorker.name: TwhinWorker(runtime.log, runtime.store, embeddings, clock=clock),
+    }
+    for worker in interests.values():
+        worker.tick()
+    simclusters = interests[SimClustersWorker.name]
+    assert isinstance(simclusters, SimClustersWorker)
     timeline = ForYouTimeline(
         runtime.store,
         runtime.cache,
         runtime.activity,
         runtime.home.ensure_timeline,
-        out_of_network=[RealGraphSource(RealGraphIndex(graph))],
+        out_of_network=[RealGraphSource(RealGraphIndex(graph)), *interest_sources(interests)],
         clock=clock,
         ranking=RankingInputs(
             features=state,
             realgraph=graph,
-            simclusters=SimClustersReader(communities, graph=graph),
+            simclusters=SimClustersReader(communities, simclusters.posts, graph),
             twhin=TwhinReader(embeddings, graph),
         ),
     )
@@ -139,7 +155,7 @@ def timeline_as_of(
     return timeline
 
 
-def communities(runtime: Runtime, *, progress: bool) -> Newest[Communities]:
+def communities(runtime: Runtime, *, progress: bool) -> SimClustersIndex:
     """The newest SimClusters communities, computed first when the job never ran."""
     index = open_index(runtime.settings.data_dir)
     if index.current() is None:

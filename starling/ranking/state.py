@@ -28,6 +28,7 @@ import numpy.typing as npt
 from starling.engagements import EngagementKind, Engagements
 from starling.ids import SEQUENCE_BITS
 from starling.ranking.columns import Ids, IdTable, Matrix
+from starling.window import WINDOW_MS
 
 HOUR_MS = 3_600_000
 TAUS_MS = {"1h": HOUR_MS, "24h": 24 * HOUR_MS}
@@ -67,7 +68,7 @@ ACCOUNT_READ = (
 
 @dataclass(frozen=True)
 class StateParams:
-    window_ms: int = 48 * HOUR_MS  # posts older than this are no candidates: compacted away
+    window_ms: int = WINDOW_MS  # posts older than this are no candidates: compacted away
     applied_capacity: int = 1_000_000  # engagements remembered against re-delivery
 
 

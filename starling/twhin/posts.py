@@ -14,7 +14,6 @@ from starling.engagements import EngagementKind
 from starling.twhin.ann import AnnParams, Ids, PostIndex, Similarities
 from starling.twhin.embeddings import Embeddings
 
-WINDOW_MS = 48 * 3_600_000
 AUTHOR = -1  # the contribution kind of a post's own author
 WEIGHTS = {AUTHOR: 1.0, EngagementKind.LIKE: 1.0, EngagementKind.REPOST: 2.0,
            EngagementKind.REPLY: 2.0}  # fmt: skip

@@ -23,9 +23,9 @@ from starling.ids import now_ms
 from starling.realgraph import RealGraph
 from starling.store.base import Store
 from starling.visibility import OPEN
+from starling.window import WINDOW_MS
 from starling.workers.base import EventWorker
 
-WINDOW_MS = 48 * 3_600_000  # engagements older than this are no candidates' proof
 REBUILD_CHUNK = 50_000
 
 LIKE, REPOST, REPLY = EngagementKind

@@ -77,7 +77,7 @@ WORKERS: dict[str, Callable[[WorkerDeps], Worker]] = {
     "graph": lambda d: GraphWorker(d.log, d.store, d.cache),
     "counts": lambda d: CountsWorker(d.log, d.store, d.cache),
     "realgraph": lambda d: RealGraphWorker(d.log, d.store, d.realgraph),
-    "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir)),
+    "simclusters": lambda d: SimClustersWorker(d.log, open_index(d.settings.data_dir), d.store),
     "twhin": lambda d: TwhinWorker(d.log, d.store, newest(d.settings.data_dir)),
     "features": lambda d: FeatureWorker(d.log, d.store, d.features),
     "precompute": lambda d: PrecomputeWorker(d.log, d.for_you),

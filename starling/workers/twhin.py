@@ -23,8 +23,9 @@ from starling.events import Event, LikeCreated, PostCreated
 from starling.ids import SEQUENCE_BITS, id_at, now_ms
 from starling.store.base import Store
 from starling.twhin.embeddings import Embeddings
-from starling.twhin.posts import AUTHOR, WEIGHTS, WINDOW_MS, PostEmbeddings
+from starling.twhin.posts import AUTHOR, WEIGHTS, PostEmbeddings
 from starling.visibility import OPEN
+from starling.window import WINDOW_MS
 from starling.workers.base import EventWorker
 from starling.workers.realgraph import LIKE, engagement_of
 
