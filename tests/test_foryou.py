@@ -89,6 +89,7 @@ def test_candidates_per_stage(runtime: Runtime, accounts: Accounts) -> None:
         "affinity": 8,
         "simclusters-features": 8,
         "twhin-features": 8,
+        "content-features": 8,
         "candidate-features": 8,
         "live": 7,  # the deleted one
         "not-own": 6,

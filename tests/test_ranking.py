@@ -17,7 +17,9 @@ from starling.ids import now_ms
 from starling.mixer import Page, Query
 from starling.mixer.candidates import FEATURES, Candidates
 from starling.model import Account
+from starling.ranking.content import ContentReader
 from starling.ranking.features import NAMES, TABLE, of_group
+from starling.ranking.heavy.history import RealGraphHistory
 from starling.ranking.hydrators import AccountFeatures, PostFeatures
 from starling.ranking.quality import LowQuality
 from starling.ranking.simclusters import SimClustersReader
@@ -172,13 +174,30 @@ def test_hydration_reads_each_feature_group_once_for_the_whole_batch(
 
     assert mixed.trace.counts()["candidate-features"] == 23  # 20 in-network, 3 vouched
     assert state.calls == {"read_posts": 1, "read_accounts": 1}
-    assert graph.calls == {"snapshot": 1}
+    assert graph.calls == {"snapshot": 2}  # the authors' affinity, the viewer's history
     assert store.calls["get_accounts"] == 1
     # Three per author pass author diversity; two out-of-network close the page.
     page = mixed.candidates
     assert sorted(page.feature("social_proof").tolist()) == [0] * 15 + [1] * 2
     assert page.feature("in_network").sum() == 15
     assert (page.feature("author_statuses") == 4).sum() == 15
+
+
+def test_content_similarity_of_words_the_viewer_engaged_with(
+    runtime: Runtime, accounts: Accounts
+) -> None:
+    viewer, author = accounts(2)
+    reader = ContentReader(RealGraphHistory(runtime.realgraph), runtime.store)
+    near = runtime.actions.post(author.id, "apple banana")
+    far = runtime.actions.post(author.id, "zebra")
+    assert not reader.similarity(viewer.id, [near, far]).any()  # no history yet
+    liked = runtime.actions.post(author.id, "apple banana cherry #fruit")
+    runtime.actions.like(viewer.id, liked.id)
+
+    found = reader.similarity(viewer.id, [near, far, None, liked])
+
+    # {apple, banana} against {#fruit, apple, banana, cherry, fruit}: 2 / (sqrt(2 * 5)).
+    assert found == pytest.approx([2 / 10**0.5, 0.0, 0.0, 1.0])
 
 
 def test_the_low_quality_filter_counts(runtime: Runtime, accounts: Accounts) -> None:

@@ -44,6 +44,8 @@ TABLE: tuple[tuple[str, str], ...] = (
     # TwHIN embeddings: the viewer against the author, and against the post's vector.
     ("twhin_author_cosine", "twhin-features"),
     ("twhin_post_cosine", "twhin-features"),
+    # The post's words against those of the posts the viewer engaged with lately.
+    ("content_similarity", "content-features"),
     # Filled by the source: an interest-based source's cosine between the viewer and the
     # post (SimClusters, TwHIN), its evidence for the social-proof filter; 0 for others.
     ("similarity", "source"),

@@ -17,7 +17,9 @@ from starling.mixer.candidates import Candidates, Matrix, among
 from starling.mixer.components import Hydrator
 from starling.mixer.query import Query
 from starling.model import Post
+from starling.ranking.content import ContentReader
 from starling.ranking.features import of_group
+from starling.ranking.heavy.posts import shown_in
 from starling.ranking.simclusters import SimClustersReader
 from starling.ranking.state import ACCOUNT_READ, FeatureState
 from starling.ranking.twhin import TwhinReader
@@ -108,6 +110,21 @@ class TwhinFeatures(Hydrator[Query]):
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
         block = self.reader.features(query.viewer_id, candidates.author_id, candidates.source_id)
         return candidates.with_features(self.names, block)
+
+
+class ContentFeatures(Hydrator[Query]):
+    """The cosine of each shown post's words with the viewer's recent engagements':
+    one read of the viewer's history and one store read of its posts."""
+
+    id = "content-features"
+    names = of_group(id)
+
+    def __init__(self, reader: ContentReader) -> None:
+        self.reader = reader
+
+    def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
+        found = self.reader.similarity(query.viewer_id, shown_in(candidates))
+        return candidates.with_features(self.names, found[:, None])
 
 
 class CandidateFeatures(Hydrator[Query]):

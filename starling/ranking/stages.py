@@ -13,6 +13,7 @@ from starling.foryou.filters import Clock
 from starling.foryou.scoring import HeuristicScorer
 from starling.mixer.components import Filter, Hydrator, Scorer
 from starling.mixer.query import Query
+from starling.ranking.content import ContentReader
 from starling.ranking.heavy.history import RealGraphHistory
 from starling.ranking.heavy.model import HeavyModel
 from starling.ranking.heavy.score import ScoreWeights
@@ -21,6 +22,7 @@ from starling.ranking.hydrators import (
     AccountFeatures,
     Affinity,
     CandidateFeatures,
+    ContentFeatures,
     PostFeatures,
     SimClustersFeatures,
     TwhinFeatures,
@@ -51,12 +53,14 @@ class RankingInputs:
 
 class RankingStages:
     def __init__(self, inputs: RankingInputs, clock: Clock, store: Store) -> None:
+        history = RealGraphHistory(inputs.realgraph)
         self.hydrators: list[Hydrator[Query]] = [
             PostFeatures(inputs.features, clock),
             AccountFeatures(inputs.features, clock),
             Affinity(inputs.realgraph),
             SimClustersFeatures(inputs.simclusters),
             TwhinFeatures(inputs.twhin),
+            ContentFeatures(ContentReader(history, store)),
             CandidateFeatures(clock),
         ]
         self.low_quality: Filter[Query] = LowQuality()
@@ -64,7 +68,6 @@ class RankingStages:
         self.light = LightRanker(inputs.light, self.heuristic)
         self.heavy: list[Scorer[Query]] = []  # the heavy rung after the light ranker
         if inputs.heavy is not None and inputs.weights is not None:
-            history = RealGraphHistory(inputs.realgraph)
             heavy = HeavyRanker(inputs.heavy, history, store, inputs.weights)
             self.heavy = [self.light, LightCut(heavy)]
         self._models = (inputs.light, inputs.heavy)

@@ -13,9 +13,13 @@ import numpy as np
 import numpy.typing as npt
 
 from starling.engagements import Engagements, IdArray
+from starling.model import Post
+from starling.ranking.heavy.posts import shown_posts
 from starling.realgraph import RealGraph
+from starling.store.base import Store
 
 HISTORY = 32  # engagements a viewer's history keeps
+NOW = np.iinfo(np.int64).max  # serving reads the whole history its source keeps
 TIME_BITS = 42  # ms since the oldest engagement: 139 years fit
 
 Positions = npt.NDArray[np.intp]
@@ -70,3 +74,29 @@ class RealGraphHistory:
 
     def engagements_of(self, viewer_id: int) -> Engagements:
         return self.graph.snapshot().edges_of(np.array([viewer_id], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class ViewerHistory:
+    """One viewer's last engagements while serving, with the posts they show."""
+
+    engagements: Engagements
+    recent: Recent  # a batch of one row
+    posts: dict[int, Post]  # engaged post id -> the post it shows (a repost's original)
+
+    def post_ids(self) -> list[int]:
+        """The engaged posts, each once."""
+        picked = self.engagements.post[self.recent.positions[self.recent.valid]]
+        ids: list[int] = np.unique(picked).tolist()
+        return ids
+
+
+def viewer_history(
+    source: HistorySource, store: Store, viewer_id: int, limit: int
+) -> ViewerHistory:
+    """The viewer's last `limit` engagements from the source, and one store read of the
+    posts they show."""
+    engagements = source.engagements_of(viewer_id)
+    picked = recent(engagements, np.array([viewer_id]), np.array([NOW]), limit)
+    engaged = np.unique(engagements.post[picked.positions[picked.valid]]).tolist()
+    return ViewerHistory(engagements, picked, shown_posts(store, engaged))

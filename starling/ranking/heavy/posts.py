@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from starling.mixer.candidates import Candidates
 from starling.model import Post
 from starling.store.base import Store
 
@@ -18,6 +19,14 @@ def shown_posts(store: Store, ids: Sequence[int]) -> dict[int, Post]:
     found = _read(store, ids)
     originals = _read(store, sorted({p.repost_of_id for p in found.values() if p.repost_of_id}))
     return {i: originals.get(p.source_id, p) for i, p in found.items()}
+
+
+def shown_in(candidates: Candidates) -> list[Post | None]:
+    """The post each row shows: its record, or a repost's original."""
+    return [
+        original if original is not None else post
+        for post, original in zip(candidates.posts, candidates.originals, strict=True)
+    ]
 
 
 def _read(store: Store, ids: Sequence[int]) -> dict[int, Post]:

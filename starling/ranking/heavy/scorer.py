@@ -17,15 +17,13 @@ from starling.foryou.sources import in_network
 from starling.mixer.candidates import FEATURES, Candidates, Scores
 from starling.mixer.components import Scorer
 from starling.mixer.query import Query
-from starling.ranking.heavy.history import HistorySource, recent
+from starling.ranking.heavy.history import HistorySource, viewer_history
 from starling.ranking.heavy.inputs import candidates_of, history_of
 from starling.ranking.heavy.model import HeavyModel, models_in
-from starling.ranking.heavy.posts import shown_posts
+from starling.ranking.heavy.posts import shown_in
 from starling.ranking.heavy.score import ScoreWeights, final_scores
 from starling.store.base import Store
 from starling.world.engagement import ACTIONS
-
-NOW = np.iinfo(np.int64).max  # serving reads the whole history the source keeps
 
 
 @dataclass(frozen=True)
@@ -76,17 +74,12 @@ class HeavyRanker(Scorer[Query]):
             return None
         c = model.config
         features = _features(model, candidates)
-        engagements = self.history.engagements_of(query.viewer_id)
-        picked = recent(engagements, np.array([query.viewer_id]), np.array([NOW]), c.history)
-        engaged = np.unique(engagements.post[picked.positions[picked.valid]]).tolist()
+        viewer = viewer_history(self.history, self.store, query.viewer_id, c.history)
         history = history_of(
-            engagements, picked, shown_posts(self.store, engaged), c.vocab, c.text_length,
+            viewer.engagements, viewer.recent, viewer.posts, c.vocab, c.text_length,
             c.author_buckets,
         )  # fmt: skip
-        shown = [
-            original if original is not None else post
-            for post, original in zip(candidates.posts, candidates.originals, strict=True)
-        ]
+        shown = shown_in(candidates)
         authors = np.array(
             [post.author_id if post is not None else 0 for post in shown], dtype=np.int64
         )
