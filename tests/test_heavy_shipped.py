@@ -7,12 +7,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from starling.artifacts import Newest
 from starling.mixer.candidates import FEATURES
 from starling.ranking.heavy.fallback import SHIPPED, VERSION, newest_or_shipped, shipped_model
 from starling.ranking.heavy.model import HeavyModel, models_in
+from starling.ranking.heavy.score import ScoreWeights
 from starling.ranking.model import LightModel, save_model
+from starling.world.engagement import ACTIONS
 from tests.fixtures_api import ApiFactory
 
 PATH = "/api/v1/timelines/for_you"
@@ -41,6 +44,16 @@ def test_for_you_ranks_with_the_shipped_heavy_model_when_none_is_trained(
     assert {s["id"] for s in page.json()} == written
     assert page.headers["X-Starling-Ranking"] == "heavy"
     assert models_in(data_dir).versions() == []  # nothing trained: the shipped model ranked
+    first = page.json()[0]["id"]
+    why = api.client.get(f"{PATH}/explain/{first}", headers=alice.auth).json()
+    assert why["ranking"] == "heavy" and 0.0 < why["light_score"] < 1.0
+    heavy = why["heavy"]
+    assert heavy["model"] == f"heavy-{VERSION}"
+    assert set(heavy["probabilities"]) == {"like", "reply", "repost", "click", "negative"}
+    assert all(0.0 < p < 1.0 for p in heavy["probabilities"].values())
+    weights = ScoreWeights.of(api.runtime.settings).per_action()
+    p = np.array([heavy["probabilities"][a] for a in ACTIONS])
+    assert heavy["weighted_sum"] == pytest.approx(float(p @ weights), abs=1e-4)
 
 
 def test_the_shipped_model_is_small_reads_served_features_and_gives_way_to_a_trained_one(

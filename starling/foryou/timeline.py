@@ -68,7 +68,8 @@ SERVED_TTL_S = 48 * 3600  # as long as an entry can pass the age filter
 SEEN_TTL_S = SERVED_TTL_S
 RANKED_TTL_S = 3600  # a list is fresh for FRESH_MS, then kept this long as the stale fallback
 STALE = "stale"
-TRAINED = ("heavy", "light")  # tiers whose scores the light model explains
+HEAVY = "heavy"
+TRAINED = (HEAVY, "light")  # tiers whose scores the light model explains
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class ForYouTimeline:
         over (ready)."""
         scale, r = self.budget_scale, self.ranking
         return [
-            Rung("heavy", r.heavy, rung_budget("heavy", scale), ready=r.heavy_ready),
+            Rung(HEAVY, r.heavy, rung_budget(HEAVY, scale), ready=r.heavy_ready),
             Rung("light", [r.light], rung_budget("light", scale), ready=r.light_ready),
             Rung("heuristic", [r.heuristic], rung_budget("heuristic", scale)),
         ]
@@ -324,23 +325,29 @@ class ForYouTimeline:
     def _record_served(
         self, viewer_id: int, page: Candidates, ranking: str, tier: str | None = None
     ) -> None:
-        explanations = self._explanations(page, ranking, tier or ranking)
+        explanations = self._explanations(viewer_id, page, ranking, tier or ranking)
         try:
             self.cache.served.record(viewer_id, explanations, SERVED_TTL_S)
         except CacheUnavailable as exc:
             degraded("for_you_served", exc)
 
-    def _explanations(self, page: Candidates, ranking: str, tier: str) -> dict[int, str]:
+    def _explanations(
+        self, viewer_id: int, page: Candidates, ranking: str, tier: str
+    ) -> dict[int, str]:
         """Entry id -> why it was served: its source, score and the scorer that gave it,
-        the ranking tier, the light model and its top features (when a trained ranker
-        ranked it), features, social proof and the filters it passed (every filter: a
-        served entry survived them all). Promoted rows are the ads step's to explain."""
+        the ranking tier, the light model, its score and top features (when a trained
+        ranker ranked it), the heavy ranker's probabilities (when it did), features,
+        social proof and the filters it passed (every filter: a served entry survived
+        them all). Promoted rows are the ads step's to explain."""
         pipeline = self.pipeline
         passed = [f.id for f in pipeline.filters]
         sources = [s.id for s in pipeline.sources]
         scorer = self.runner.scorer_of(tier)
         served_at = self.clock()
         light = self.ranking.light.explain(page) if tier in TRAINED else None
+        heavy = None
+        if tier == HEAVY and len(page):
+            heavy = self.ranking.explain_heavy(Query(viewer_id, Page()), page)
         return {
             int(page.post_id[row]): json.dumps(
                 {
@@ -349,6 +356,7 @@ class ForYouTimeline:
                     "scorer": scorer,
                     "ranking": ranking,
                     **(light[row] if light is not None else {}),
+                    **(heavy[row] if heavy is not None else {}),
                     "features": dict(zip(FEATURES, page.features[row].tolist(), strict=True)),
                     "social_proof": [str(a) for a in page.social_proof[row]],
                     "filters_passed": passed,

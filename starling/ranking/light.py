@@ -43,11 +43,13 @@ class LightRanker(Scorer[Query]):
         if model is None:
             return [{"model": self.fallback.id, "top_features": []}] * len(candidates)
         shares = model.contributions(candidates.features, FEATURES)
+        scores = model.probabilities(candidates.features, FEATURES)
         top = np.argsort(-np.abs(shares), axis=1, kind="stable")[:, :TOP_FEATURES]
         at = {name: i for i, name in enumerate(FEATURES)}
         return [
             {
                 "model": f"light-{model.version}",
+                "light_score": round(float(scores[row]), 6),
                 "top_features": [
                     {
                         "name": model.feature_names[j],

@@ -7,10 +7,12 @@ the in-process state they read. See docs/subsystems/ranking.md#serving.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starling.artifacts import Newest
 from starling.foryou.filters import Clock
 from starling.foryou.scoring import HeuristicScorer
+from starling.mixer.candidates import Candidates
 from starling.mixer.components import Filter, Hydrator, Scorer
 from starling.mixer.query import Query
 from starling.ranking.content import ContentReader
@@ -67,10 +69,17 @@ class RankingStages:
         self.heuristic = HeuristicScorer(clock)
         self.light = LightRanker(inputs.light, self.heuristic)
         self.heavy: list[Scorer[Query]] = []  # the heavy rung after the light ranker
+        self.heavy_ranker: HeavyRanker | None = None
         if inputs.heavy is not None and inputs.weights is not None:
             heavy = HeavyRanker(inputs.heavy, history, store, inputs.weights)
-            self.heavy = [self.light, LightCut(heavy)]
+            self.heavy, self.heavy_ranker = [self.light, LightCut(heavy)], heavy
         self._models = (inputs.light, inputs.heavy)
+
+    def explain_heavy(self, query: Query, page: Candidates) -> list[dict[str, Any]]:
+        """Per row, the heavy ranker's explanation ({} without the ranker)."""
+        if self.heavy_ranker is None:
+            return [{} for _ in range(len(page))]
+        return self.heavy_ranker.explain(query, page)
 
     def light_ready(self) -> bool:
         """A light model is trained (else the heuristic scores: its own rung)."""

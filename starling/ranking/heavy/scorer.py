@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +65,26 @@ class HeavyRanker(Scorer[Query]):
     def score(self, query: Query, candidates: Candidates) -> Scores:
         prediction = self.predict(query, candidates)
         return candidates.score if prediction is None else prediction.scores
+
+    def explain(self, query: Query, candidates: Candidates) -> list[dict[str, Any]]:
+        """Per row: the model, its probability of each action and their weighted sum
+        (before the out-of-network and author-diversity factors, which depend on the
+        rest of the batch). Candidate isolation makes a row's probabilities the same in
+        any batch, so a served page is scored again on its own; {} before a model."""
+        prediction = self.predict(query, candidates)
+        if prediction is None:
+            return [{} for _ in range(len(candidates))]
+        weighted = prediction.probabilities.astype(np.float64) @ self.weights.per_action()
+        return [
+            {
+                "heavy": {
+                    "model": f"heavy-{prediction.version}",
+                    "probabilities": {a: round(p, 6) for a, p in prediction.heads(row).items()},
+                    "weighted_sum": round(float(weighted[row]), 6),
+                }
+            }
+            for row in range(len(candidates))
+        ]
 
     def predict(self, query: Query, candidates: Candidates) -> Prediction | None:
         """The model's probabilities and the final scores of every row; None before
