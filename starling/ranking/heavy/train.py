@@ -44,7 +44,7 @@ class TrainParams:
     ffn: int = 64
     history: int = 32
     batch: int = 256
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-3
     max_epochs: int = 30
     patience: int = 2  # epochs without a better validation loss before stopping
     validation_share: float = 0.1  # the latest train rows, held out for early stopping
