@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from starling.artifacts import Newest
 from starling.ranking.columns import Ids, Matrix
+from starling.ranking.engagers import cosines, engager_sums
 from starling.realgraph import RealGraph
 from starling.realgraph.arrays import ranges
 from starling.simclusters.communities import Communities
@@ -42,32 +43,28 @@ class SimClustersReader:
         if not viewer.any():
             return out
         authors, where = np.unique(author_ids, return_inverse=True)
-        out[:, 0] = _cosines(dense_interests(model, authors), viewer)[where]
+        out[:, 0] = cosines(dense_interests(model, authors), viewer)[where]
         known = model.known_for_of(author_ids)
         out[:, 1] = np.where(known >= 0, viewer[np.maximum(known, 0)], 0.0)
-        out[:, 2] = self._post_cosines(model, viewer, post_ids)
-        out[:, 3] = self._engager_cosines(model, viewer, post_ids)
+        out[:, 2] = self._postcosines(model, viewer, post_ids)
+        out[:, 3] = self._engagercosines(model, viewer, post_ids)
         return out
 
-    def _engager_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
-        """One read of the real graph: every engagement with the batch's posts."""
+    def _engagercosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+        """One read of the real graph: every engagement with the batch's posts, each
+        adding its engager's InterestedIn once."""
         if self.graph is None:
             return np.zeros(len(post_ids))
-        edges = self.graph.snapshot().engagers_of(post_ids)
-        posts, post_row = np.unique(edges.post, return_inverse=True)
-        engagers, engager_row = np.unique(edges.account, return_inverse=True)
-        # Post x engager counts times the engagers' sparse interests: the sums without a
-        # dense row per engagement.
-        counts = (np.ones(post_row.size), (post_row, engager_row))
-        incidence = sp.csr_matrix(counts, shape=(posts.size, engagers.size))
-        vectors = (incidence @ sparse_interests(model, engagers)).toarray()
-        at = np.minimum(np.searchsorted(posts, post_ids), max(posts.size - 1, 0))
-        found = (posts[at] == post_ids) if posts.size else np.zeros(len(post_ids), np.bool_)
-        out = np.zeros(len(post_ids))
-        out[found] = _cosines(vectors[at[found]], viewer)
-        return out
+        vectors, _ = engager_sums(
+            self.graph,
+            post_ids,
+            lambda ids: sparse_interests(model, ids),
+            lambda edges: np.ones(edges.size),
+            model.clusters,
+        )
+        return cosines(vectors, viewer)
 
-    def _post_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+    def _postcosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
         if self.posts is None:
             return np.zeros(len(post_ids))
         table, slots = self.posts.vectors(post_ids)
@@ -80,7 +77,7 @@ class SimClustersReader:
         used = clusters.ravel() >= 0
         dense[rows[used], clusters.ravel()[used]] = weights.ravel()[used]
         out = np.zeros(len(post_ids))
-        out[has] = _cosines(dense, viewer)
+        out[has] = cosines(dense, viewer)
         return out
 
 
@@ -103,9 +100,3 @@ def sparse_interests(model: Communities, account_ids: Ids) -> sp.csr_matrix:
     indptr = np.concatenate([[0], np.cumsum(ends - starts)])
     values = (model.interest_weights[positions], model.interest_clusters[positions], indptr)
     return sp.csr_matrix(values, shape=shape)
-
-
-def _cosines(rows: Matrix, viewer: Matrix) -> Matrix:
-    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(viewer)
-    cosines: Matrix = (rows @ viewer) / np.maximum(norms, 1e-12)
-    return cosines
