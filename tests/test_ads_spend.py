@@ -13,6 +13,8 @@ import pytest
 from starling import metrics
 from starling.ads.campaign import Campaign
 from starling.ads.placement import PromotedSlots
+from starling.ads.spend import Spend
+from starling.cache.budgets import MemoryBudgets
 from starling.cache.errors import CacheUnavailable
 from starling.localredis import PrivateRedis
 from starling.mixer import Query
@@ -95,6 +97,24 @@ def test_spend_survives_a_restart_of_redis(
         assert stored_spend(runtime, campaign) == BUDGET * PRICE
     finally:
         made.timeline.runner.close()
+
+
+def test_a_charge_of_a_campaign_the_cache_lost_is_seeded_first(runtime: Runtime) -> None:
+    _, brand = world(runtime, 0)
+    made = ads_on(runtime)
+    made.timeline.runner.close()
+    left = made.campaign(brand, budget_cents=BUDGET)
+    spent = made.campaign(brand, budget_cents=2)
+    with runtime.store.transaction() as tx:
+        tx.add_campaign_spend([(left.id, 3 * PRICE), (spent.id, 2 * PRICE)])
+    spend = Spend(runtime.store, MemoryBudgets())  # a cache that never saw either
+    assert spend.charge([left, spent]) == [True, False]  # from 3 and 2 impressions, not 0
+    assert spend.budgets.spent([left.id, spent.id]) == {left.id: 4 * PRICE, spent.id: 2 * PRICE}
+    assert runtime.store.campaign_spend([left.id, spent.id]) == {
+        left.id: 4 * PRICE,
+        spent.id: 2 * PRICE,
+    }
+    assert spend.spent([left.id]) == {left.id: 4 * PRICE}  # seeded once: not counted again
 
 
 class NoWrites:
