@@ -109,7 +109,7 @@ class Runtime:
         self.activity = ActivityMarks(store)
         self.home = HomeTimeline(store, cache, self.activity, settings)
         campaigns = Catalogue(store)
-        self.ads = CampaignAdmin(store, cache.budgets, self.ids, campaigns)
+        self.ads = CampaignAdmin(store, self.ids, campaigns)
         self.for_you = ForYouTimeline(
             store,
             cache,

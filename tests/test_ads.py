@@ -89,7 +89,7 @@ def ads_on(runtime: Runtime, store: Store | None = None, refresh_s: float = 0.0)
         budget_scale=runtime.settings.foryou_budget_scale,  # roomy: counted, not timed
         ads=slotted,
     )
-    admin = CampaignAdmin(runtime.store, runtime.cache.budgets, runtime.ids, catalogue, clock)
+    admin = CampaignAdmin(runtime.store, runtime.ids, catalogue, clock)
     return Ads(timeline, admin, clock, runtime)
 
 
@@ -123,15 +123,28 @@ def promoted(page: Candidates) -> dict[int, int]:
 
 def test_budgets_charge_within_the_limit_only(cache_backends: CacheBackends) -> None:
     budgets = cache_backends.budgets
+    budgets.seed({1: 0, 2: 0})
     assert budgets.charge([(1, 400, 1000), (2, 1, 1)]) == [True, True]
     assert budgets.charge([(1, 600, 1000), (1, 1, 1000), (2, 1, 1)]) == [True, False, False]
     assert budgets.spent([1, 2, 3]) == {1: 1000, 2: 1}
     assert budgets.charge([]) == [] and budgets.spent([]) == {}
 
 
+def test_budgets_charge_only_seeded_keys_and_seed_each_once(cache_backends: CacheBackends) -> None:
+    budgets = cache_backends.budgets
+    assert budgets.charge([(1, 10, 1000)]) == [None]  # no total: nothing charged
+    assert budgets.spent([1]) == {}
+    budgets.seed({1: 500, 2: 0})
+    assert budgets.charge([(1, 10, 1000), (2, 1, 1)]) == [True, True]
+    budgets.seed({1: 500, 2: 0, 3: 7})  # seeding again keeps the totals held
+    budgets.seed({})
+    assert budgets.spent([1, 2, 3]) == {1: 510, 2: 1, 3: 7}
+
+
 def test_concurrent_charges_never_pass_the_limit(cache_backends: CacheBackends) -> None:
     budgets = cache_backends.budgets
-    done = race(lambda i: sum(budgets.charge([(7, 3, 100)])[0] for _ in range(10)), n=16)
+    budgets.seed({7: 0})
+    done = race(lambda i: sum(bool(budgets.charge([(7, 3, 100)])[0]) for _ in range(10)), n=16)
     assert sum(done) == 33  # 33 x 3 = 99; a 34th would be 102
     assert budgets.spent([7]) == {7: 99}
 
@@ -307,15 +320,18 @@ def test_store_calls_per_page_with_targeted_campaigns(runtime: Runtime, accounts
     made.campaign(brands[1], interests=["cats"])
     made.campaign(brands[2])
     mixed_alone(made, viewers[0], counting)  # loads the catalogue
+    # The cache held no total for the targeted campaign yet: seeded from one store read.
+    assert counting.calls["campaigns"] == counting.calls["campaign_spend"] == 1
     page = mixed_alone(made, viewers[1], counting)
     assert promoted(page)
     # Region, interests, the promoted posts, hidden authors: one call each, whatever
-    # the number of campaigns.
+    # the number of campaigns; and one transaction recording the page's spend.
     assert counting.calls == {
         "get_accounts": 1,
         "recent_hashtags": 1,
         "get_posts": 1,
         "hidden_authors": 1,
+        "transaction": 1,
     }
 
 

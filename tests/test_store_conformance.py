@@ -592,6 +592,23 @@ def test_campaigns_round_trip_and_status_changes(store: Store) -> None:
     assert store.get_campaigns([BIG + 1]) == {BIG + 1: resumed}
 
 
+def test_campaign_spend_adds_up_in_one_statement_per_page(store: Store) -> None:
+    add_accounts(store, 1)
+    add_posts(store, post(10, 1))
+    with store.transaction() as tx:
+        tx.insert_campaign(Campaign(BIG, 1, 10, 500, 250, 0, BIG))
+        tx.insert_campaign(Campaign(BIG + 1, 1, 10, 100, 80, 0, BIG))
+    assert store.campaign_spend([BIG, BIG + 1, 3]) == {BIG: 0, BIG + 1: 0}
+    with store.transaction() as tx:
+        tx.add_campaign_spend([(BIG, 250), (BIG + 1, 80), (3, 5)])  # 3: no such campaign
+    with store.transaction() as tx:
+        tx.add_campaign_spend([(BIG, 250)])
+        tx.add_campaign_spend([])
+    assert store.campaign_spend([BIG, BIG + 1]) == {BIG: 500, BIG + 1: 80}
+    assert store.campaign_spend([]) == {}
+    assert store.get_campaigns([BIG])[BIG].budget_cents == 500  # the record is unchanged
+
+
 def test_recent_hashtags_of_own_posts_reposts_and_likes(store: Store) -> None:
     add_accounts(store, 1, 2)
     add_posts(

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from starling.ads.campaign import ACTIVE, PAUSED, Campaign
 from starling.ads.catalogue import Catalogue, Clock
-from starling.cache.base import Budgets
-from starling.cache.errors import CacheUnavailable, degraded
 from starling.errors import Invalid, NotFound
 from starling.ids import IdGenerator, now_ms
 from starling.store.base import Store
@@ -40,27 +38,25 @@ class Draft:
 
 @dataclass(frozen=True)
 class Report:
-    """A campaign with what it has spent (millicents; None while the cache is away)."""
+    """A campaign with what it has spent (millicents), as the store records it."""
 
     campaign: Campaign
-    spent: int | None
+    spent: int
 
     @property
-    def impressions(self) -> int | None:
-        return None if self.spent is None else self.spent // self.campaign.price
+    def impressions(self) -> int:
+        return self.spent // self.campaign.price
 
 
 class CampaignAdmin:
     def __init__(
         self,
         store: Store,
-        budgets: Budgets,
         ids: IdGenerator,
         catalogue: Catalogue,
         clock: Clock = now_ms,
     ) -> None:
         self.store = store
-        self.budgets = budgets
         self.ids = ids
         self.catalogue = catalogue
         self.clock = clock
@@ -103,12 +99,8 @@ class CampaignAdmin:
         return changed
 
     def _reports(self, campaigns: Sequence[Campaign]) -> list[Report]:
-        try:
-            spent: dict[int, int] | None = self.budgets.spent([c.id for c in campaigns])
-        except CacheUnavailable as exc:
-            degraded("ads_spend", exc)
-            spent = None
-        return [Report(c, None if spent is None else spent.get(c.id, 0)) for c in campaigns]
+        spent = self.store.campaign_spend([c.id for c in campaigns])
+        return [Report(c, spent.get(c.id, 0)) for c in campaigns]
 
     def _checked(self, draft: Draft, now: int) -> Campaign:
         """The campaign to write, or Invalid naming every problem of the draft."""

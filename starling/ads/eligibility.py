@@ -6,7 +6,7 @@ the viewer's own, region, interests, budget left for one more impression, and pa
 campaign that has spent more than its even-spend line (budget x share of the flight gone
 by) waits for the line to catch up.
 Spend is read for the campaigns that pass the targeting rules only, in one cache round
-trip. See docs/subsystems/ads.md.
+trip (spend.py). See docs/subsystems/ads.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from starling.ads.catalogue import LiveCampaigns
 from starling.ads.metrics import CAMPAIGNS_JUDGED
-from starling.cache.base import Budgets
+from starling.ads.spend import Spend
 from starling.mixer.candidates import Ids, Mask
 
 ELIGIBLE = "eligible"
@@ -64,10 +64,10 @@ def targeted(live: LiveCampaigns, viewer: Viewer, now: int) -> list[Mask]:
     ]
 
 
-def eligible(live: LiveCampaigns, viewer: Viewer, budgets: Budgets, now: int) -> Eligible:
+def eligible(live: LiveCampaigns, viewer: Viewer, spend: Spend, now: int) -> Eligible:
     rules = targeted(live, viewer, now)
     candidates = np.flatnonzero(np.logical_and.reduce(rules))
-    spent_by_id = budgets.spent(live.id[candidates].tolist()) if len(candidates) else {}
+    spent_by_id = spend.spent(live.id[candidates].tolist()) if len(candidates) else {}
     spent = np.zeros(len(live), dtype=np.int64)
     spent[candidates] = [spent_by_id.get(int(i), 0) for i in live.id[candidates]]
     rules += [spent + live.price <= live.budget, spent <= live.paced(now)]

@@ -35,3 +35,8 @@ CHARGES_REFUSED = Counter(
     "Placed promoted entries left out because their budget ran out in the meantime",
     registry=REGISTRY,
 )
+SPEND_UNRECORDED = Counter(
+    "starling_ads_spend_unrecorded",
+    "For You pages served without their ads because the store could not record their spend",
+    registry=REGISTRY,
+)

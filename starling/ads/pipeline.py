@@ -13,6 +13,7 @@ import numpy as np
 
 from starling.ads.catalogue import NO_CAMPAIGNS, Catalogue, Clock
 from starling.ads.eligibility import Eligible, Viewer, eligible
+from starling.ads.spend import Spend
 from starling.cache.backends import CacheBackends
 from starling.cache.errors import CacheUnavailable, degraded
 from starling.foryou.filters import NotServed
@@ -84,14 +85,14 @@ class EligibleCampaigns(QueryHydrator[AdsQuery]):
 
     id = "eligible-campaigns"
 
-    def __init__(self, catalogue: Catalogue, cache: CacheBackends, clock: Clock) -> None:
+    def __init__(self, catalogue: Catalogue, spend: Spend, clock: Clock) -> None:
         self.catalogue = catalogue
-        self.cache = cache
+        self.spend = spend
         self.clock = clock
 
     def hydrate(self, query: AdsQuery) -> AdsQuery:
         try:
-            found = eligible(self.catalogue.live(), query.viewer, self.cache.budgets, self.clock())
+            found = eligible(self.catalogue.live(), query.viewer, self.spend, self.clock())
         except CacheUnavailable as exc:
             degraded("ads_spend", exc)
             return query
@@ -137,14 +138,19 @@ class BestBids(Selector[AdsQuery]):
 
 
 def ads_pipeline(
-    store: Store, cache: CacheBackends, catalogue: Catalogue, slots: int, clock: Clock
+    store: Store,
+    cache: CacheBackends,
+    catalogue: Catalogue,
+    spend: Spend,
+    slots: int,
+    clock: Clock,
 ) -> Pipeline[AdsQuery]:
     return Pipeline(
         product=PRODUCT,
         gates=[AnyLiveCampaign(catalogue)],
         query_hydrators=[
             ViewerTargeting(store, catalogue),
-            EligibleCampaigns(catalogue, cache, clock),
+            EligibleCampaigns(catalogue, spend, clock),
         ],
         sources=[PromotedPosts()],
         hydrators=[PostRecords(store)],

@@ -1,8 +1,8 @@
 """The mixer pipeline's ads step of the For You timeline: after organic ranking, the ads
 candidate pipeline's picks take fixed slots of the page (by default positions 3, 15 and
-27 of 35), each charged once against its campaign's budget and recorded as served with
-why it was targeted. Organic rows of a promoted post make way for it. See
-docs/subsystems/ads.md.
+27 of 35), each charged once against its campaign's budget (the page's spend recorded
+in the store, spend.py) and recorded as served with why it was targeted. Organic rows
+of a promoted post make way for it. See docs/subsystems/ads.md.
 """
 
 from __future__ import annotations
@@ -17,15 +17,22 @@ import numpy as np
 from starling.ads.campaign import MILLICENTS_PER_CENT, Campaign
 from starling.ads.catalogue import Catalogue, Clock
 from starling.ads.eligibility import RULES, matched
-from starling.ads.metrics import CHARGES_REFUSED, FAILURES, IMPRESSIONS, SPEND_CENTS
+from starling.ads.metrics import (
+    CHARGES_REFUSED,
+    FAILURES,
+    IMPRESSIONS,
+    SPEND_CENTS,
+    SPEND_UNRECORDED,
+)
 from starling.ads.pipeline import AdsQuery, ads_pipeline
+from starling.ads.spend import Spend
 from starling.cache.backends import CacheBackends
 from starling.cache.errors import CacheUnavailable, degraded
 from starling.ids import now_ms
 from starling.mixer import Candidates, Mixed, Query, Runner, Step
 from starling.mixer.candidates import Ids
 from starling.mixer.trace import Trace
-from starling.store.base import Store
+from starling.store.base import Store, StoreUnavailable
 
 DEFAULT_SLOTS = (3, 15, 27)  # 1-based positions of a page
 SERVED_TTL_S = 48 * 3600  # as the organic entries' record
@@ -66,7 +73,8 @@ class PromotedSlots:
         self.catalogue = catalogue
         self.slots = tuple(sorted(slots))
         self.clock = clock
-        self.pipeline = ads_pipeline(store, cache, catalogue, len(self.slots), clock)
+        self.spend = Spend(store, cache.budgets)
+        self.pipeline = ads_pipeline(store, cache, catalogue, self.spend, len(self.slots), clock)
         self.runner = Runner(self.pipeline)
 
     def place(self, query: Query, organic: Candidates, trace: Trace | None = None) -> Candidates:
@@ -100,16 +108,21 @@ class PromotedSlots:
             return None
 
     def _charge(self, ads: Mixed[AdsQuery], chosen: Candidates) -> Candidates:
-        """Charges one impression of each chosen ad; those refused (their budget ran out
-        since eligibility was read) are left out."""
+        """Charges one impression of each chosen ad and records the spend in the store;
+        those refused (their budget ran out since eligibility was read) are left out, and
+        all are when the spend could not be charged or recorded."""
         if not len(chosen):
             return chosen
         campaigns = _campaigns(ads.query, chosen.campaign_id)
         try:
-            done = self.cache.budgets.charge([(c.id, c.price, c.budget) for c in campaigns])
+            done = self.spend.charge(campaigns)
         except CacheUnavailable as exc:
             degraded("ads_spend", exc)
-            return chosen.take(np.zeros(len(chosen), dtype=np.bool_))
+            return _none_of(chosen)
+        except StoreUnavailable:
+            SPEND_UNRECORDED.inc()
+            log.warning("ads spend not recorded (store unavailable); page served without ads")
+            return _none_of(chosen)
         charged = np.array(done, dtype=np.bool_)
         spent = sum(c.price for c, ok in zip(campaigns, done, strict=True) if ok)
         IMPRESSIONS.inc(int(charged.sum()))
@@ -163,6 +176,10 @@ def promoted_marker(campaign_id: int, advertiser_id: int) -> dict[str, str]:
 
 def _campaigns(query: AdsQuery, campaign_ids: Ids) -> list[Campaign]:
     return query.eligible.live.take(query.eligible.rows_of(campaign_ids))
+
+
+def _none_of(chosen: Candidates) -> Candidates:
+    return chosen.take(np.zeros(len(chosen), dtype=np.bool_))
 
 
 def _without(page: Candidates, promoted_sources: Ids) -> Candidates:

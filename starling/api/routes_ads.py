@@ -66,7 +66,7 @@ def campaign_entity(report: Report, now: int) -> Entity:
         "status": c.state(now),
         "budget_cents": c.budget_cents,
         "bid_cpm_cents": c.bid_cpm_cents,
-        "spent_cents": None if report.spent is None else report.spent / 1000,
+        "spent_cents": report.spent / 1000,
         "impressions": report.impressions,
         "starts_at": iso_time(c.starts_at),
         "ends_at": iso_time(c.ends_at),

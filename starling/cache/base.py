@@ -157,13 +157,20 @@ class RankedLists(Protocol):
 
 class Budgets(Protocol):
     """`budget:{key}`: what each budget (an ad campaign's) has spent, in integer units.
-    A charge is all or nothing: it is refused when it would take the total past its limit."""
+    A charge is all or nothing: it is refused when it would take the total past its limit.
+    The totals are derived from the store's: a key the cache does not hold (never seeded,
+    or lost with a restart) is never charged from zero, it is seeded first."""
 
-    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool]:
+    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool | None]:
         """(key, amount, limit) each: adds amount to key's total unless that would pass
-        limit, atomically per key; whether each was charged, in order."""
+        limit, atomically per key; whether each was charged, in order, None for a key
+        without a total (nothing charged: seed it, then charge again)."""
+
+    def seed(self, totals: Mapping[int, int]) -> None:
+        """Sets each key's total unless it already has one (so seeding twice, or after a
+        concurrent charge, never counts anything twice)."""
 
     def spent(self, keys: Sequence[int]) -> dict[int, int]:
-        """Totals of these keys, in one round trip; keys never charged are absent."""
+        """Totals of these keys, in one round trip; keys without a total are absent."""
 
     def close(self) -> None: ...

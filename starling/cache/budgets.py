@@ -1,22 +1,28 @@
 """The budgets cache role (cache.base.Budgets), in process and on Redis: a total per key,
 charged only while it stays within its limit, so concurrent charges can never take a
-budget past it. See docs/subsystems/cache.md and docs/subsystems/ads.md.
+budget past it, and never charged before it was seeded (from the store's spend), so a
+total lost with a restart is not counted again from zero. See docs/subsystems/cache.md
+and docs/subsystems/ads.md.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starling.cache.servers import Servers
 
-# KEYS: the budget's key. ARGV: amount, limit. Returns 1 when charged.
+# KEYS: the budget's key. ARGV: amount, limit. Returns 1 when charged, 0 when refused,
+# -1 when the key holds no total (not seeded, or lost).
 _CHARGE_LUA = """
-local total = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+local total = tonumber(current) + tonumber(ARGV[1])
 if total > tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], total)
 return 1
 """
+_OUTCOMES = {1: True, 0: False, -1: None}
 
 
 class MemoryBudgets:
@@ -26,15 +32,23 @@ class MemoryBudgets:
         self._lock = threading.Lock()
         self._spent: dict[int, int] = {}
 
-    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool]:
-        done = []
+    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool | None]:
+        done: list[bool | None] = []
         with self._lock:
             for key, amount, limit in charges:
-                total = self._spent.get(int(key), 0) + amount
-                if total <= limit:
-                    self._spent[int(key)] = total
-                done.append(total <= limit)
+                current = self._spent.get(int(key))
+                if current is None:
+                    done.append(None)
+                    continue
+                if current + amount <= limit:
+                    self._spent[int(key)] = current + amount
+                done.append(current + amount <= limit)
         return done
+
+    def seed(self, totals: Mapping[int, int]) -> None:
+        with self._lock:
+            for key, total in totals.items():
+                self._spent.setdefault(int(key), int(total))
 
     def spent(self, keys: Sequence[int]) -> dict[int, int]:
         with self._lock:
@@ -54,11 +68,20 @@ class RedisBudgets:
         self._prefix = prefix
         self._charge = self._client.register_script(_CHARGE_LUA)
 
-    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool]:
+    def charge(self, charges: Sequence[tuple[int, int, int]]) -> list[bool | None]:
         return [
-            bool(self._charge(keys=[self._key(key)], args=[int(amount), int(limit)]))
+            _OUTCOMES[int(self._charge(keys=[self._key(key)], args=[int(amount), int(limit)]))]
             for key, amount, limit in charges
         ]
+
+    def seed(self, totals: Mapping[int, int]) -> None:
+        """One SET NX per key, pipelined: one round trip (per node on a cluster)."""
+        if not totals:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for key, total in totals.items():
+            pipe.set(self._key(key), int(total), nx=True)
+        pipe.execute()
 
     def spent(self, keys: Sequence[int]) -> dict[int, int]:
         wanted = [int(k) for k in keys]

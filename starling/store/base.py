@@ -119,6 +119,10 @@ class Transaction(Protocol):
         """Sets the status of a campaign whose status is one of from_statuses and returns
         it updated; None when it is missing or in another status."""
 
+    def add_campaign_spend(self, amounts: Sequence[tuple[int, int]]) -> None:
+        """(campaign_id, millicents) rows: adds each amount to its campaign's spend, one
+        statement for all; a campaign that does not exist is skipped."""
+
     def emit(self, event: Event) -> None:
         """Appends an event to the log; it becomes visible when the transaction commits."""
 
@@ -276,6 +280,9 @@ class Store(Protocol):
         self, *, status: str | None = None, ending_after: int | None = None
     ) -> list[Campaign]:
         """Campaigns newest first; only those in `status`, ending after `ending_after`."""
+
+    def campaign_spend(self, ids: Iterable[int]) -> dict[int, int]:
+        """What each of these campaigns has spent, in millicents (missing ones absent)."""
 
     def recent_hashtags(self, account_id: int, limit: int) -> set[str]:
         """The hashtags of the account's latest `limit` live posts (a repost's original's)

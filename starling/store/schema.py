@@ -180,6 +180,13 @@ _V7_AD_CAMPAIGNS: Migration = (
     "CREATE INDEX ad_campaigns_status ON ad_campaigns (status, ends_at)",
 )
 
+# What each campaign has spent (millicents), the store of record's side of the budgets
+# cache: a page adds its charged impressions here, and a cache that lost a campaign's
+# total (a restart) is seeded from it (starling/ads/spend.py).
+_V8_CAMPAIGN_SPEND: Migration = (
+    "ALTER TABLE ad_campaigns ADD COLUMN spent_millicents {integer} NOT NULL DEFAULT 0",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_CORE,
     _V2_PENDING_INDEXES,
@@ -188,6 +195,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V5_CONSUMER_LEASES,
     _V6_BLOCKS_AND_MUTES,
     _V7_AD_CAMPAIGNS,
+    _V8_CAMPAIGN_SPEND,
 )
 
 

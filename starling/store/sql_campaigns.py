@@ -1,6 +1,7 @@
-"""Promotion campaigns in the store of record, and the hashtags of an account's recent
-activity that targeting matches them against: reads and writes written once for every
-SQL backend (mixed into sql_reads.SqlReads and sql_transaction.SqlTransaction).
+"""Promotion campaigns in the store of record, what each has spent, and the hashtags of
+an account's recent activity that targeting matches them against: reads and writes
+written once for every SQL backend (mixed into sql_reads.SqlReads and
+sql_transaction.SqlTransaction).
 See docs/subsystems/ads.md and docs/subsystems/store.md.
 """
 
@@ -61,6 +62,11 @@ class SqlCampaignReads:
         sql = f"SELECT {CAMPAIGN_COLUMNS} FROM ad_campaigns WHERE {' AND '.join(where)}"
         return [campaign_from_row(row) for row in self._sql.rows(f"{sql} ORDER BY id DESC", params)]
 
+    def campaign_spend(self, ids: Iterable[int]) -> dict[int, int]:
+        d = self._dialect
+        sql = f"SELECT id, spent_millicents FROM ad_campaigns WHERE id {d.in_ids}"
+        return {campaign_id: spent for campaign_id, spent in self._sql.rows(sql, (d.ids(ids),))}
+
     def recent_hashtags(self, account_id: int, limit: int) -> set[str]:
         # Own posts walk posts_author newest first, likes the likes key; a repost counts
         # with its original's hashtags (a repost row has none of its own).
@@ -83,6 +89,12 @@ class SqlCampaignWrites:
 
     def insert_campaign(self, campaign: Campaign) -> None:
         self._sql.run(INSERT_CAMPAIGN, campaign_row(campaign))
+
+    def add_campaign_spend(self, amounts: Sequence[tuple[int, int]]) -> None:
+        self._sql.many(
+            "UPDATE ad_campaigns SET spent_millicents = spent_millicents + ? WHERE id = ?",
+            [(amount, campaign_id) for campaign_id, amount in amounts],
+        )
 
     def update_campaign_status(
         self, campaign_id: int, status: str, from_statuses: Sequence[str]
