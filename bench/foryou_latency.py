@@ -37,7 +37,6 @@ from tqdm import tqdm
 from bench.common import machine, markdown_table, milliseconds, shown, write_results
 from bench.realgraph import viewers
 from bench.world import bench_data_dir, bench_settings, world_arguments
-from starling.engagements import EngagementKind, Engagements
 from starling.foryou.sources import OUT_OF_NETWORK_CANDIDATES
 from starling.foryou.timeline import PAGE_SIZE, ForYouTimeline
 from starling.mixer import Candidates, Page, Query, Scorer, Source
@@ -54,17 +53,14 @@ from starling.runtime import Runtime, open_runtime
 from starling.simclusters import train as simclusters_train
 from starling.simclusters.index import open_index
 from starling.simclusters.versions import directory_in
-from starling.store.base import Store
 from starling.twhin import train as twhin_train
 from starling.twhin.embeddings import newest as newest_embeddings
-from starling.window import WINDOW_MS
 from starling.workers.features import FeatureWorker
 from starling.workers.simclusters import SimClustersWorker
 from starling.workers.twhin import TwhinWorker
 
 SLOW_SOURCE_S = 0.020  # for its usual 750 candidates
 SLOW_RANKER_S = 0.030
-LIKES_CHUNK = 50_000
 
 
 class SlowSource(Source[Query]):
@@ -129,8 +125,9 @@ def train_missing(data_dir: Path, train_viewers: int, heavy_epochs: int) -> dict
 
 
 def feed(runtime: Runtime) -> dict[str, int]:
-    """The in-process state serving reads, rebuilt as its workers rebuild it on start;
-    SimClusters' post vectors from the window's likes (its worker adds them as they come)."""
+    """The in-process state serving reads, rebuilt as its workers rebuild it on start
+    (SimClusters' post vectors from the store's likes of the window, on the newest
+    communities)."""
     runtime.fanout.warm_celebrity_index()
     fed = {"real_graph_edges": runtime.realgraph_worker.rebuild()}
     features = runtime.workers[FeatureWorker.name]
@@ -139,20 +136,12 @@ def feed(runtime: Runtime) -> dict[str, int]:
     simclusters = runtime.workers[SimClustersWorker.name]
     assert isinstance(simclusters, SimClustersWorker)
     simclusters.tick()
-    fed["simclusters_likes"] = replay_likes(runtime.store, simclusters, time.time_ns() // 10**6)
+    fed["simclusters_posts"] = len(simclusters.posts)
     twhin = runtime.workers[TwhinWorker.name]
     assert isinstance(twhin, TwhinWorker)
     twhin.tick()
     fed["twhin_posts"] = 0 if twhin.posts is None else len(twhin.posts.index)
     return fed
-
-
-def replay_likes(store: Store, worker: SimClustersWorker, now: int) -> int:
-    found = Engagements.concat(store.iter_engagements(now - WINDOW_MS, LIKES_CHUNK))
-    likes = found.take(found.kind == EngagementKind.LIKE)
-    likes = likes.take(np.argsort(likes.time, kind="stable"))
-    rows = zip(likes.post.tolist(), likes.account.tolist(), likes.time.tolist(), strict=True)
-    return sum(worker.posts.add_like(p, a, t) for p, a, t in tqdm(rows, total=likes.size))
 
 
 def timeline(runtime: Runtime, degraded: bool) -> ForYouTimeline:

@@ -175,7 +175,7 @@ def test_hydration_reads_each_feature_group_once_for_the_whole_batch(
     assert mixed.trace.counts()["candidate-features"] == 23  # 20 in-network, 3 vouched
     assert state.calls == {"read_posts": 1, "read_accounts": 1}
     assert graph.calls == {"snapshot": 2}  # the authors' affinity, the viewer's history
-    assert store.calls["get_accounts"] == 1
+    assert store.calls["account_counts"] == 1 and "get_accounts" not in store.calls
     # Three per author pass author diversity; two out-of-network close the page.
     page = mixed.candidates
     assert sorted(page.feature("social_proof").tolist()) == [0] * 15 + [1] * 2

@@ -207,6 +207,23 @@ def test_follow_and_unfollow_report_changes(store: Store) -> None:
     assert (accounts[1].following_count, accounts[2].followers_count) == (0, 0)
 
 
+def test_account_counts_are_the_records_counts_in_id_order(store: Store) -> None:
+    add_accounts(store, 1, 2, BIG)
+    add_posts(store, post(10, 2), post(11, 2))
+    assert follow(store, 1, 2) and follow(store, BIG, 2) and follow(store, 2, BIG)
+
+    found = store.account_counts(i for i in (BIG, 3, 2, 1))
+
+    accounts = store.get_accounts([1, 2, BIG])
+    assert found.dtype == np.int64
+    assert found.tolist() == [
+        [a.id, a.followers_count, a.following_count, a.statuses_count]
+        for a in (accounts[1], accounts[2], accounts[BIG])
+    ]
+    assert found[1].tolist() == [2, 2, 1, 2]
+    assert store.account_counts([]).shape == (0, 4)
+
+
 @pytest.fixture
 def timeline(store: Store) -> Store:
     """Account 1 wrote posts 1..10: 3 is a repost, 4 a reply to 2, 5 a self-reply,

@@ -15,6 +15,7 @@ from starling.mixer.candidates import Candidates, Ids, Scores
 from starling.mixer.components import Hydrator
 from starling.mixer.query import Query
 from starling.model import FAVOURITES, REBLOGS
+from starling.realgraph.arrays import lookup
 from starling.store.base import Store
 
 
@@ -41,23 +42,22 @@ class EngagementCounts(Hydrator[Query]):
 
 
 class AuthorFollowers(Hydrator[Query]):
-    """Each author's follower, following and post counts, from one read of the authors'
-    accounts."""
+    """Each author's follower, following and post counts, from one read of those three
+    columns for the batch's authors (0 for an author not found)."""
 
     id = "author-followers"
+    names = ("author_followers", "author_following", "author_statuses")
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
-        accounts = self.store.get_accounts(np.unique(candidates.author_id).tolist())
-        counts = {
-            "author_followers": {a.id: a.followers_count for a in accounts.values()},
-            "author_following": {a.id: a.following_count for a in accounts.values()},
-            "author_statuses": {a.id: a.statuses_count for a in accounts.values()},
-        }
-        block = np.stack([_looked_up(candidates.author_id, c) for c in counts.values()], axis=1)
-        return candidates.with_features(tuple(counts), block)
+        authors, where = np.unique(candidates.author_id, return_inverse=True)
+        found = self.store.account_counts(authors.tolist())
+        at, known = lookup(found[:, 0], authors)
+        counts = np.zeros((authors.size, len(self.names)))
+        counts[known] = found[at[known], 1:]
+        return candidates.with_features(self.names, counts[where])
 
 
 def _looked_up(keys: Ids, values: Mapping[int, int]) -> Scores:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from starling.foryou.sources import OUT_OF_NETWORK_CANDIDATES, OUT_OF_NETWORK_TIMEOUT_S
+from starling.foryou.sources import OUT_OF_NETWORK_CANDIDATES, SizedSource
 from starling.mixer.candidates import Candidates, Ids, Scores
 from starling.mixer.components import Source
 from starling.mixer.query import Query
@@ -30,17 +30,15 @@ class InterestIndex(Protocol):
         """Up to `limit` (post ids, cosine to the viewer), nearest first."""
 
 
-class InterestSource(Source[Query]):
+class InterestSource(SizedSource):
     """A candidate pipeline over one interest index; a subclass names it (`id`)."""
 
-    timeout_s = OUT_OF_NETWORK_TIMEOUT_S
-
     def __init__(self, index: InterestIndex, limit: int = OUT_OF_NETWORK_CANDIDATES) -> None:
+        super().__init__(limit)
         self.index = index
-        self.limit = limit
 
-    def fetch(self, query: Query) -> Candidates:
-        post_ids, similarity = self.index.similar(query.viewer_id, self.limit)
+    def fetch_limited(self, query: Query, limit: int) -> Candidates:
+        post_ids, similarity = self.index.similar(query.viewer_id, limit)
         return Candidates.of(post_ids).with_feature("similarity", similarity)
 
 

@@ -5,6 +5,7 @@ proposing posts from outside the viewer's follows with the accounts that vouch f
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -30,20 +31,34 @@ class OutOfNetworkIndex(Protocol):
         """Up to `limit` posts for the viewer, who follows `following` (ascending)."""
 
 
-class OutOfNetworkSource(Source[Query]):
-    """A candidate pipeline over one out-of-network index; a subclass names it (`id`)."""
+class SizedSource(Source[Query]):
+    """An out-of-network candidate pipeline asked for `limit` candidates, scaled by its
+    quality factor; a subclass names it (`id`) and answers `fetch_limited`."""
 
     timeout_s = OUT_OF_NETWORK_TIMEOUT_S
 
-    def __init__(self, index: OutOfNetworkIndex, limit: int = OUT_OF_NETWORK_CANDIDATES) -> None:
-        self.index = index
+    def __init__(self, limit: int = OUT_OF_NETWORK_CANDIDATES) -> None:
         self.limit = limit
 
     def fetch(self, query: Query) -> Candidates:
         return self.fetch_scaled(query, 1.0)
 
     def fetch_scaled(self, query: Query, quality: float) -> Candidates:
-        limit = scaled(self.limit, quality)
+        return self.fetch_limited(query, scaled(self.limit, quality))
+
+    @abstractmethod
+    def fetch_limited(self, query: Query, limit: int) -> Candidates:
+        """Up to `limit` candidates."""
+
+
+class OutOfNetworkSource(SizedSource):
+    """A candidate pipeline over one out-of-network index."""
+
+    def __init__(self, index: OutOfNetworkIndex, limit: int = OUT_OF_NETWORK_CANDIDATES) -> None:
+        super().__init__(limit)
+        self.index = index
+
+    def fetch_limited(self, query: Query, limit: int) -> Candidates:
         proposed = self.index.candidates(query.viewer_id, query.following, limit)
         batch = Candidates.of([post_id for post_id, _ in proposed])
         return batch.with_social_proof([proof for _, proof in proposed])

@@ -67,6 +67,10 @@ class PostVectors:
         self._next_slot = 0
         self._applied = AppliedKeys(self.params.applied_capacity)
 
+    def __len__(self) -> int:
+        """Posts with a vector."""
+        return len(self._slot_of)
+
     def reset(self, model: Communities, now_ms: int) -> None:
         """Starts afresh on another version of the communities."""
         self._slot_of.clear()

@@ -137,6 +137,10 @@ class Store(Protocol):
     # Accounts and auth
     def get_accounts(self, ids: Iterable[int]) -> dict[int, Account]: ...
 
+    def account_counts(self, ids: Iterable[int]) -> IdArray:
+        """(accounts found x 4): the id, followers, following and statuses counts of each
+        account found, ascending by id (one column read for a batch, no records)."""
+
     def get_account_by_username(self, username: str) -> Account | None:
         """Case-insensitive."""
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import chain
 from typing import TypeVar
 
+import numpy as np
+
 from starling.engagements import EngagementKind, Engagements
 from starling.ids import now_ms
 from starling.model import Account, App, Block, Mute, Post, Relationship, Token, ViewerState
@@ -60,6 +62,17 @@ class SqlReads(SqlCampaignReads):
         d = self._dialect
         sql = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id {d.in_ids}"
         return {row[0]: account_from_row(row) for row in self._sql.rows(sql, (d.ids(ids),))}
+
+    def account_counts(self, ids: Iterable[int]) -> IdArray:
+        d = self._dialect
+        sql = (
+            "SELECT id, followers_count, following_count, statuses_count"
+            f" FROM accounts WHERE id {d.in_ids}"
+        )
+        rows = list(self._sql.rows(sql, (d.ids(ids),)))
+        found = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        ordered: IdArray = found[np.argsort(found[:, 0])]
+        return ordered
 
     def get_account_by_username(self, username: str) -> Account | None:
         sql = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username_lower = ?"
