@@ -46,11 +46,11 @@ class SimClustersReader:
         out[:, 0] = cosines(dense_interests(model, authors), viewer)[where]
         known = model.known_for_of(author_ids)
         out[:, 1] = np.where(known >= 0, viewer[np.maximum(known, 0)], 0.0)
-        out[:, 2] = self._postcosines(model, viewer, post_ids)
-        out[:, 3] = self._engagercosines(model, viewer, post_ids)
+        out[:, 2] = self._post_cosines(model, viewer, post_ids)
+        out[:, 3] = self._engager_cosines(model, viewer, post_ids)
         return out
 
-    def _engagercosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+    def _engager_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
         """One read of the real graph: every engagement with the batch's posts, each
         adding its engager's InterestedIn once."""
         if self.graph is None:
@@ -64,7 +64,7 @@ class SimClustersReader:
         )
         return cosines(vectors, viewer)
 
-    def _postcosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+    def _post_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
         if self.posts is None:
             return np.zeros(len(post_ids))
         table, slots = self.posts.vectors(post_ids)
