@@ -29,7 +29,7 @@ from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
 from starling.ranking.heavy.score import ScoreWeights, author_diversity, final_scores
 from starling.ranking.heavy.scorer import HeavyRanker, newest_model
-from starling.ranking.heavy.train import Trained, TrainParams, tensors, train
+from starling.ranking.heavy.train import Trained, TrainParams, feature_scale, tensors, train
 from starling.realgraph import RealGraph
 from starling.store.sqlite import SqliteStore
 from starling.world.engagement import ACTIONS
@@ -152,6 +152,20 @@ def test_recent_history_is_the_last_engagements_before_the_moment() -> None:
     found = recent(engagements, np.array([1, 1, 2, 3]), np.array([35, 10, 99, 99]), limit=2)
     posts = np.where(found.valid, engagements.post[found.positions], -1)
     assert posts.tolist() == [[120, 130], [-1, -1], [-1, 500], [-1, -1]]
+
+
+def test_a_feature_constant_in_training_is_not_blown_up_at_serving() -> None:
+    # Every impression of a world is served at one instant: its time of day is constant
+    # over 200,000 float32 rows. Its spread must be 1 (not float32 drift), so a served
+    # value 1 away stays 1 away after standardising.
+    rng = np.random.default_rng(0)
+    rows = np.column_stack(
+        [np.full(200_000, -0.9723699, np.float32), rng.random(200_000, dtype=np.float32)]
+    )
+    mean, std = feature_scale(rows)
+    assert std[0] == 1.0 and 0.1 < std[1] < 1.0
+    served = np.sign(0.0277) * np.log1p(0.0277)  # the same feature an hour later, logged
+    assert abs((served - mean[0]) / std[0]) < 2.0
 
 
 def test_training_beats_a_constant_predictor_on_held_out_impressions(world: World) -> None:

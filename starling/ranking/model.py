@@ -27,6 +27,9 @@ def light_artifacts(data_dir: Path) -> Artifacts:
     return Artifacts(data_dir / DIRECTORY, PREFIX)
 
 
+MIN_SCALE = 1e-6  # a spread below this: the feature is constant over the train split
+
+
 def squash(features: Matrix) -> Floats:
     """The transform before standardisation: sign(x) * log1p(|x|)."""
     x = np.asarray(features, dtype=np.float64)

@@ -17,11 +17,10 @@ from starling.artifacts import new_version
 from starling.mixer.candidates import FEATURES
 from starling.ranking.dataset import TRAIN, Impressions, newest_impressions, save_impressions
 from starling.ranking.impressions import ImpressionParams, build_impressions
-from starling.ranking.model import LightModel, save_model, squash
+from starling.ranking.model import MIN_SCALE, LightModel, save_model, squash
 from starling.runtime import Runtime
 from starling.world.engagement import ACTIONS, POSITIVE
 
-MIN_SCALE = 1e-6  # below this a feature is constant over the train split
 POSITIVE_COLUMNS = [ACTIONS.index(a) for a in POSITIVE]
 
 

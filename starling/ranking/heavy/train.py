@@ -27,6 +27,7 @@ from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
 from starling.ranking.heavy.posts import shown_posts
 from starling.ranking.heavy.tokens import AUTHOR_BUCKETS, VOCAB, author_buckets, token_matrix
+from starling.ranking.model import MIN_SCALE, squash
 from starling.store.base import Store
 from starling.world.engagement import ACTIONS
 
@@ -155,10 +156,13 @@ def split_rows(impressions: Impressions, validation_share: float) -> tuple[Rows,
 
 
 def feature_scale(features: npt.NDArray[np.float32]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and spread of the signed-log features (a constant column gets spread 1)."""
-    logged = np.sign(features) * np.log1p(np.abs(features))
+    """Mean and spread of the signed-log features (a constant column gets spread 1), in
+    float64: summed in float32 over a column of many rows, a constant one (the time of
+    day, when every impression is served at one instant) drifted to a spread of 4e-4,
+    and a served value off it by 1 became thousands of spreads."""
+    logged = squash(features)
     std = logged.std(axis=0)
-    return logged.mean(axis=0), np.where(std > 1e-6, std, 1.0)
+    return logged.mean(axis=0), np.where(std > MIN_SCALE, std, 1.0)
 
 
 def fit(
