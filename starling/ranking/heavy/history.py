@@ -86,9 +86,7 @@ class ViewerHistory:
 
     def post_ids(self) -> list[int]:
         """The engaged posts, each once."""
-        picked = self.engagements.post[self.recent.positions[self.recent.valid]]
-        ids: list[int] = np.unique(picked).tolist()
-        return ids
+        return _engaged(self.engagements, self.recent)
 
 
 def viewer_history(
@@ -98,5 +96,9 @@ def viewer_history(
     posts they show."""
     engagements = source.engagements_of(viewer_id)
     picked = recent(engagements, np.array([viewer_id]), np.array([NOW]), limit)
-    engaged = np.unique(engagements.post[picked.positions[picked.valid]]).tolist()
-    return ViewerHistory(engagements, picked, shown_posts(store, engaged))
+    return ViewerHistory(engagements, picked, shown_posts(store, _engaged(engagements, picked)))
+
+
+def _engaged(engagements: Engagements, picked: Recent) -> list[int]:
+    ids: list[int] = np.unique(engagements.post[picked.positions[picked.valid]]).tolist()
+    return ids
