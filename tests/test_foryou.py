@@ -82,15 +82,7 @@ def test_candidates_per_stage(runtime: Runtime, accounts: Accounts) -> None:
         "fake-out-of-network": 4,
         "merge": 8,
         "posts": 8,
-        "engagement": 8,
-        "author-followers": 8,
-        "post-features": 8,
-        "account-features": 8,
-        "affinity": 8,
-        "simclusters-features": 8,
-        "twhin-features": 8,
-        "content-features": 8,
-        "candidate-features": 8,
+        "account-features": 8,  # the low-quality filter reads it
         "live": 7,  # the deleted one
         "not-own": 6,
         "recent": 6,
@@ -101,6 +93,15 @@ def test_candidates_per_stage(runtime: Runtime, accounts: Accounts) -> None:
         "not-seen": 5,
         "not-hidden": 5,
         "author-diversity": 5,
+        # The other features, for the rows the filters kept.
+        "engagement": 5,
+        "author-followers": 5,
+        "post-features": 5,
+        "affinity": 5,
+        "simclusters-features": 5,
+        "twhin-features": 5,
+        "content-features": 5,
+        "candidate-features": 5,
         "heuristic-score": 5,  # its rung: no light model is trained yet
         "ranked-page": 5,
     }

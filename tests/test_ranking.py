@@ -172,7 +172,9 @@ def test_hydration_reads_each_feature_group_once_for_the_whole_batch(
 
     mixed = timeline.mix(Query(viewer.id, Page(limit=35)))
 
-    assert mixed.trace.counts()["candidate-features"] == 23  # 20 in-network, 3 vouched
+    counts = mixed.trace.counts()
+    assert counts["account-features"] == 23  # 20 in-network, 3 vouched: the filters read it
+    assert counts["candidate-features"] == 18  # three per author passed author diversity
     assert state.calls == {"read_posts": 1, "read_accounts": 1}
     assert graph.calls == {"snapshot": 2}  # the authors' affinity, the viewer's history
     assert store.calls["account_counts"] == 1 and "get_accounts" not in store.calls

@@ -133,8 +133,6 @@ class ForYouTimeline:
             sources=sources,
             hydrators=[
                 PostRecords(store),
-                EngagementCounts(self.cache.counters),
-                AuthorFollowers(store),
                 *self.ranking.hydrators,
             ],
             filters=[
@@ -147,6 +145,11 @@ class ForYouTimeline:
                 *(served if serving else []),
                 NotHidden(store),
                 AuthorDiversity(),
+            ],
+            post_filter_hydrators=[
+                EngagementCounts(self.cache.counters),
+                AuthorFollowers(store),
+                *self.ranking.post_filter_hydrators,
             ],
             ranking=self._ranking() if serving else [],
             selectors=[RankedPage()] if serving else [],
