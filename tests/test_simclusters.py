@@ -3,6 +3,7 @@ idempotent, the index reloads newer versions and candidates follow the viewer's 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from starling.cli import main
+from starling.engagements import EngagementKind, Engagements
 from starling.events import Event, LikeCreated
 from starling.foryou.filters import MIN_SIMILARITY
 from starling.ids import now_ms
@@ -17,7 +19,7 @@ from starling.mixer import Page, Query
 from starling.model import Account
 from starling.runtime import Runtime
 from starling.simclusters.candidates import candidates
-from starling.simclusters.communities import Communities
+from starling.simclusters.communities import Communities, Ids
 from starling.simclusters.index import SimClustersIndex
 from starling.simclusters.posts import HOUR_MS, PostVectorParams, PostVectors
 from starling.simclusters.train import TrainParams, train
@@ -236,3 +238,121 @@ def test_for_you_serves_simclusters_candidates_by_their_similarity(planted: Plan
     assert [p.id for p in mixed.candidates.records()] == [liked_in_a.id]
     assert mixed.candidates.feature("similarity").tolist() == pytest.approx([1.0])
     assert mixed.candidates.feature("similarity")[0] >= MIN_SIMILARITY
+
+
+def _likes(planted: Planted) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Likes of five posts from both communities and the bridge, at distinct times."""
+    fans_a, fans_b = planted.consumers
+    likers = [*fans_a[:4], *fans_b[:3], planted.bridge]
+    rows = [(1 + n % 5, liker.id, n * HOUR_MS // 4) for n, liker in enumerate(likers * 2)]
+    rows.append((1, planted.producers[0][0].id, HOUR_MS))  # a liker without an InterestedIn
+    post, liker, at = (np.array(column, np.int64) for column in zip(*rows, strict=True))
+    return post, liker, at
+
+
+def _one_by_one(
+    model: Communities, likes: tuple[np.ndarray, ...], landmark_ms: int = 0
+) -> PostVectors:
+    posts = PostVectors()
+    posts.reset(model, landmark_ms)
+    for n in np.argsort(likes[2], kind="stable").tolist():
+        posts.add_like(*(int(column[n]) for column in likes))
+    return posts
+
+
+def test_bulk_likes_build_the_vectors_one_by_one_likes_build(planted: Planted) -> None:
+    model = planted.train()
+    post, liker, at = likes = _likes(planted)
+    one_by_one = _one_by_one(model, likes)
+    bulk = PostVectors()
+    bulk.reset(model, now_ms=0)
+    shuffled = np.random.default_rng(0).permutation(post.size)
+
+    assert bulk.add_likes(post[shuffled], liker[shuffled], at[shuffled]) == post.size - 1
+
+    assert len(bulk) == len(one_by_one) == 5
+    for post_id in range(1, 6):  # two clusters, width 8: no vector is cut
+        clusters, weights = bulk.vector(post_id)
+        assert clusters.tolist() == one_by_one.vector(post_id)[0].tolist()
+        assert weights.tolist() == pytest.approx(one_by_one.vector(post_id)[1].tolist())
+    for viewer in [planted.consumers[0][5], planted.consumers[1][5], planted.bridge]:
+        ids, scores = candidates(bulk, viewer.id)
+        expected = dict(zip(*(c.tolist() for c in candidates(one_by_one, viewer.id)), strict=True))
+        assert dict(zip(ids.tolist(), scores.tolist(), strict=True)) == pytest.approx(expected)
+        assert ids.size == 5
+
+
+def test_bulk_likes_count_once_however_delivered(planted: Planted) -> None:
+    model = planted.train()
+    post, liker, at = _likes(planted)
+    posts = PostVectors()
+    posts.reset(model, now_ms=0)
+    twice = np.concatenate([post[:3], post[:3]]), np.concatenate([liker[:3], liker[:3]])
+    assert posts.add_likes(*twice, np.concatenate([at[:3], at[:3] + 1])) == 3
+    assert posts.add_likes(post, liker, at) == post.size - 4  # the first 3 already counted
+    before = {p: posts.vector(p)[1].tolist() for p in range(1, 6)}
+
+    assert posts.add_likes(post, liker, at) == 0
+    assert not any(posts.add_like(*(int(c[n]) for c in (post, liker, at))) for n in range(9))
+
+    assert {p: posts.vector(p)[1].tolist() for p in range(1, 6)} == before
+    assert posts.add_like(1, planted.consumers[0][7].id, int(at.max()))  # a new pair counts
+
+
+def test_bulk_likes_leave_the_slots_to_the_newest_posts(planted: Planted) -> None:
+    model = planted.train()
+    fans = [fan.id for fan in planted.consumers[0]]
+    posts = PostVectors(PostVectorParams(capacity=2))
+    posts.reset(model, now_ms=0)
+    # Post 1's newest like is the latest, post 3's the earliest.
+    batch = [(1, fans[0], 0), (2, fans[1], 1), (3, fans[2], 2), (4, fans[3], 3), (1, fans[4], 4)]
+    post, liker, at = (np.array(column, np.int64) for column in zip(*batch, strict=True))
+
+    assert posts.add_likes(post, liker, at) == 5
+
+    def listed() -> set[int]:
+        assert posts.table is not None
+        return set(posts.table.top_post[posts.table.top_post >= 0].tolist())
+
+    assert len(posts) == 2 and posts.vector(2)[0].size == posts.vector(3)[0].size == 0
+    assert listed() == {1, 4}
+    assert posts.vector(1)[1] == pytest.approx(2 * posts.vector(4)[1])  # both likes count
+    assert posts.add_likes(np.array([5]), np.array([fans[5]]), np.array([5])) == 1
+    assert listed() == {1, 5}  # post 4 had the oldest slot
+    assert sorted(candidates(posts, fans[6])[0].tolist()) == [1, 5]
+
+
+class CountingPostVectors(PostVectors):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def add_like(self, post_id: int, liker_id: int, at_ms: int) -> bool:
+        self.calls["add_like"] += 1
+        return super().add_like(post_id, liker_id, at_ms)
+
+    def add_likes(self, post_ids: Ids, liker_ids: Ids, at_ms: Ids) -> int:
+        self.calls["add_likes"] += 1
+        return super().add_likes(post_ids, liker_ids, at_ms)
+
+
+def test_rebuild_adds_the_stored_likes_in_one_batch(planted: Planted) -> None:
+    actions = planted.runtime.actions
+    liked = [actions.post(producer.id, "liked") for producer in planted.producers[0]]
+    for post in liked:
+        for fan in [*planted.consumers[0][:3], planted.consumers[1][0]]:
+            actions.like(fan.id, post.id)
+    counting = planted.worker.posts = CountingPostVectors()
+
+    model = planted.train()  # the worker moves to the first version: rebuilt from the store
+
+    assert counting.calls == Counter(add_likes=1)
+    stored = Engagements.concat(planted.runtime.store.iter_engagements(0, 1000))
+    assert stored.size == len(liked) * 4 and (stored.kind == EngagementKind.LIKE).all()
+    assert counting.table is not None
+    landmark = counting.table.landmark_ms
+    one_by_one = _one_by_one(model, (stored.post, stored.account, stored.time), landmark)
+    for post in liked:
+        assert counting.vector(post.id)[1].tolist() == pytest.approx(
+            one_by_one.vector(post.id)[1].tolist()
+        )

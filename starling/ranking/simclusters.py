@@ -9,13 +9,11 @@ See docs/subsystems/ranking.md#features and docs/subsystems/simclusters.md.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from starling.artifacts import Newest
 from starling.ranking.columns import Ids, Matrix
 from starling.ranking.engagers import cosines, engager_sums
 from starling.realgraph import RealGraph
-from starling.realgraph.arrays import ranges
 from starling.simclusters.communities import Communities
 from starling.simclusters.posts import PostVectors
 
@@ -58,7 +56,7 @@ class SimClustersReader:
         vectors, _ = engager_sums(
             self.graph,
             post_ids,
-            lambda ids: sparse_interests(model, ids),
+            model.sparse_interests,
             lambda edges: np.ones(edges.size),
             model.clusters,
         )
@@ -83,20 +81,5 @@ class SimClustersReader:
 
 def dense_interests(model: Communities, account_ids: Ids) -> Matrix:
     """Each account's InterestedIn as a dense row (zeros for an account without one)."""
-    dense: Matrix = sparse_interests(model, account_ids).toarray()
+    dense: Matrix = model.sparse_interests(account_ids).toarray()
     return dense
-
-
-def sparse_interests(model: Communities, account_ids: Ids) -> sp.csr_matrix:
-    """Each account's InterestedIn as a sparse row (empty for an account without one)."""
-    ids, shape = model.consumer_ids, (len(account_ids), model.clusters)
-    if not ids.size:
-        return sp.csr_matrix(shape)
-    at = np.minimum(np.searchsorted(ids, account_ids), ids.size - 1)
-    found = ids[at] == account_ids
-    starts = np.where(found, model.interest_ptr[at], 0)
-    ends = np.where(found, model.interest_ptr[at + 1], 0)
-    positions = ranges(starts, ends)
-    indptr = np.concatenate([[0], np.cumsum(ends - starts)])
-    values = (model.interest_weights[positions], model.interest_clusters[positions], indptr)
-    return sp.csr_matrix(values, shape=shape)

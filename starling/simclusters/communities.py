@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
+
+from starling.realgraph.arrays import ranges
 
 Ids = npt.NDArray[np.int64]
 Clusters = npt.NDArray[np.int32]
@@ -43,6 +46,20 @@ class Communities:
         vector = np.zeros(self.clusters)
         vector[clusters] = weights
         return vector
+
+    def sparse_interests(self, account_ids: Ids) -> sp.csr_matrix:
+        """Each account's InterestedIn as a sparse row (empty for an account without one)."""
+        ids, shape = self.consumer_ids, (len(account_ids), self.clusters)
+        if not ids.size:
+            return sp.csr_matrix(shape)
+        at = np.minimum(np.searchsorted(ids, account_ids), ids.size - 1)
+        found = ids[at] == account_ids
+        starts = np.where(found, self.interest_ptr[at], 0)
+        ends = np.where(found, self.interest_ptr[at + 1], 0)
+        positions = ranges(starts, ends)
+        indptr = np.concatenate([[0], np.cumsum(ends - starts)])
+        values = (self.interest_weights[positions], self.interest_clusters[positions], indptr)
+        return sp.csr_matrix(values, shape=shape)
 
     def known_for_of(self, account_ids: Ids) -> Clusters:
         """Each account's KnownFor cluster, -1 for accounts that are not producers."""

@@ -7,7 +7,8 @@ Likes are weighted by forward decay, 2 ** ((t - landmark) / half_life), so a new
 counts more and no stored weight ever needs a periodic decay pass; all weights are
 rescaled when the exponent grows large. The table belongs to one version of the
 communities (cluster numbers mean nothing across versions): `PostVectors.reset` swaps in a
-fresh one, and readers take `PostVectors.table` once per query. One writer (the worker).
+fresh one, which `PostVectors.add_likes` fills from stored likes in one batch, and readers
+take `PostVectors.table` once per query. One writer (the worker).
 See docs/subsystems/simclusters.md.
 """
 
@@ -17,11 +18,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from starling.applied import AppliedKeys
-from starling.simclusters.communities import Clusters, Communities, Weights
+from starling.realgraph.arrays import runs
+from starling.simclusters.communities import Clusters, Communities, Ids, Weights
+
+Matrix = npt.NDArray[np.float64]
 
 HOUR_MS = 3_600_000
+MERGE_ROWS = 20_000  # posts merged at once by add_likes, as dense rows of every cluster
 REBASE_HALF_LIVES = 256  # rescale before 2 ** exponent nears float64's range
 
 
@@ -84,15 +90,50 @@ class PostVectors:
         table = self.table
         if table is None or not self._applied.first_time((post_id, liker_id)):
             return False
-        clusters, weights = table.model.interested_in(liker_id)
-        if clusters.size == 0:
+        interest = table.model.dense_interest(liker_id)
+        if not interest.any():
             return False
         self._rebase_for(table, at_ms)
-        boost = 2.0 ** ((at_ms - table.landmark_ms) / self.params.half_life_ms)
-        slot = self._slot(table, post_id)
-        self._merge(table, slot, clusters, weights * boost)
-        self._update_tops(table, slot, post_id)
+        slots = self._place(table, np.array([post_id]), np.array([at_ms]))
+        self._merge(table, slots, interest[None] * self._boost(table, np.array([at_ms])))
+        self._update_tops(table, int(slots[0]), post_id)
         return True
+
+    def add_likes(self, post_ids: Ids, liker_ids: Ids, at_ms: Ids) -> int:
+        """Adds many likes at once (a rebuild) in a few array operations, as `add_like` for
+        each in time order would, but exactly; returns how many were added.
+
+        Already applied (post, liker) pairs and repeats within the batch count once (the
+        earliest), and all are remembered against re-delivery. Each post's added likes are
+        summed before its vector is cut to `width` clusters, where `add_like` cuts after
+        every like: the sum is the exact version of what the one-by-one cuts approximate
+        (the same vectors when no cut happens). See `_place` for the slots."""
+        table = self.table
+        if table is None or not len(post_ids):
+            return 0
+        order = np.argsort(at_ms, kind="stable")
+        post_ids, liker_ids, at_ms = post_ids[order], liker_ids[order], at_ms[order]
+        pairs = zip(post_ids.tolist(), liker_ids.tolist(), strict=True)
+        fresh = np.array(self._applied.first_times(pairs), np.bool_)
+        post_ids, at_ms = post_ids[fresh], at_ms[fresh]
+        interests = table.model.sparse_interests(liker_ids[fresh]).astype(np.float64)
+        counted = np.flatnonzero(np.diff(interests.indptr))  # likers with an InterestedIn
+        if not counted.size:
+            return 0
+        self._rebase_for(table, int(at_ms[counted[-1]]))
+        interests.data *= np.repeat(self._boost(table, at_ms), np.diff(interests.indptr))
+        posts, post_row = np.unique(post_ids[counted], return_inverse=True)
+        likes_of = (np.ones(counted.size), (post_row, counted))
+        added = sp.csr_matrix(likes_of, shape=(posts.size, at_ms.size)) @ interests
+        newest = np.zeros(posts.size, np.int64)
+        np.maximum.at(newest, post_row, at_ms[counted])
+        slots = self._place(table, posts, newest)
+        for start in range(0, posts.size, MERGE_ROWS):
+            part = slice(start, start + MERGE_ROWS)
+            placed = slots[part] >= 0
+            self._merge(table, slots[part][placed], added[part].toarray()[placed])
+        self._rebuild_tops(table, slots[slots >= 0])
+        return int(counted.size)
 
     def vector(self, post_id: int) -> tuple[Clusters, Weights]:
         """The post's current (decay-weighted) vector, for tests and explain."""
@@ -111,38 +152,64 @@ class PostVectors:
         slots = np.array([self._slot_of.get(p, -1) for p in post_ids.tolist()], dtype=np.int64)
         return table, slots
 
-    def _slot(self, table: PostTable, post_id: int) -> int:
-        slot = self._slot_of.get(post_id)
-        if slot is not None:
-            return slot
-        slot = self._next_slot
-        self._next_slot = (slot + 1) % self.params.capacity
-        self._evict(table, slot)
-        self._slot_of[post_id] = slot
-        table.slot_post[slot] = post_id
-        return slot
+    def _place(self, table: PostTable, posts: Ids, newest: Ids) -> Ids:
+        """Each post's slot, -1 for none. A post with a slot keeps it; the others take the
+        ring's next slots in order of their newest like, oldest first, so when there are
+        more than `capacity` only the newest get one, and the ring's oldest posts give
+        theirs up. A post of the batch whose slot is taken over counts as new again (it
+        loses its earlier likes, as one by one)."""
+        capacity = self.params.capacity
+        slots = np.array([self._slot_of.get(p, -1) for p in posts.tolist()], np.int64)
+        new = slots < 0
+        if not new.any():
+            return slots
+        while True:
+            waiting = np.flatnonzero(new)
+            taking = waiting[np.argsort(newest[waiting], kind="stable")][-capacity:]
+            taken = (self._next_slot + np.arange(taking.size)) % capacity
+            moved = ~new & np.isin(slots, taken)
+            if not moved.any():
+                break
+            new |= moved
+        self._evict(table, taken)
+        self._next_slot = int(self._next_slot + taking.size) % capacity
+        slots[new] = -1
+        slots[taking] = taken
+        table.slot_post[taken] = posts[taking]
+        self._slot_of.update(zip(posts[taking].tolist(), taken.tolist(), strict=True))
+        return slots
 
-    def _evict(self, table: PostTable, slot: int) -> None:
-        old = int(table.slot_post[slot])
-        if old < 0:
-            return
-        del self._slot_of[old]
-        for cluster in table.clusters[slot][table.clusters[slot] >= 0]:
-            table.top_score[cluster][table.top_post[cluster] == old] = 0.0
-            table.top_post[cluster][table.top_post[cluster] == old] = -1
-        table.clusters[slot] = -1
-        table.weights[slot] = 0.0
+    def _evict(self, table: PostTable, slots: Ids) -> None:
+        """Frees the slots: their posts lose their vectors and leave their clusters' top
+        lists."""
+        posts = table.slot_post[slots]
+        posts = posts[posts >= 0]
+        for post in posts.tolist():
+            del self._slot_of[post]
+        clusters = np.unique(table.clusters[slots])
+        lists = clusters[clusters >= 0]
+        gone = np.isin(table.top_post[lists], posts)
+        table.top_post[lists] = np.where(gone, -1, table.top_post[lists])
+        table.top_score[lists] = np.where(gone, 0.0, table.top_score[lists])
+        table.slot_post[slots] = -1
+        table.clusters[slots] = -1
+        table.weights[slots] = 0.0
 
-    def _merge(self, table: PostTable, slot: int, clusters: Clusters, added: Weights) -> None:
-        used = table.clusters[slot] >= 0
-        every = np.concatenate([table.clusters[slot][used], clusters])
-        ids, where = np.unique(every, return_inverse=True)
-        sums = np.bincount(where, np.concatenate([table.weights[slot][used], added]))
-        top = np.argsort(-sums)[: self.params.width]
-        table.clusters[slot] = -1
-        table.weights[slot] = 0.0
-        table.clusters[slot, : top.size] = ids[top]
-        table.weights[slot, : top.size] = sums[top]
+    def _merge(self, table: PostTable, slots: Ids, added: Matrix) -> None:
+        """Adds each row of `added` (one column per cluster) to the vector at its slot,
+        keeping its `width` heaviest clusters."""
+        rows, columns = np.nonzero(table.clusters[slots] >= 0)
+        total = added.copy()
+        total[rows, table.clusters[slots][rows, columns]] += table.weights[slots][rows, columns]
+        width = min(self.params.width, total.shape[1])
+        top = np.argpartition(-total, width - 1, axis=1)[:, :width]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(total, top, 1), 1), 1)
+        weights = np.take_along_axis(total, top, 1)
+        clusters = np.full((slots.size, self.params.width), -1, np.int32)
+        clusters[:, :width] = np.where(weights > 0, top, -1)
+        padded = np.zeros(clusters.shape)
+        padded[:, :width] = np.where(weights > 0, weights, 0.0)
+        table.clusters[slots], table.weights[slots] = clusters, padded
 
     def _update_tops(self, table: PostTable, slot: int, post_id: int) -> None:
         """Puts the post's new weight in each of its clusters' top lists (bumping the
@@ -157,6 +224,41 @@ class PostVectors:
                 posts[entry], scores[entry] = post_id, weight
                 table.top_slot[cluster, entry] = slot
 
+    def _rebuild_tops(self, table: PostTable, slots: Ids) -> None:
+        """`_update_tops` for many posts at once: puts the posts at these slots in their
+        clusters' top lists with their current weights, each list touched keeping its
+        `top_per_cluster` heaviest posts, each once."""
+        size = self.params.top_per_cluster
+        held = table.clusters[slots] >= 0
+        rows = np.nonzero(held)[0]
+        new_cluster = table.clusters[slots][held].astype(np.int64)
+        new_slot, new_score = slots[rows], table.weights[slots][held]
+        touched = np.unique(new_cluster)
+        old_cluster = np.repeat(touched, size)
+        old_slot, old_score = table.top_slot[touched].ravel(), table.top_score[touched].ravel()
+        # An entry of one of these slots, in a cluster the slot's post has, is the post's
+        # (or a stale one of a post evicted from the slot): the new weight replaces it.
+        mine = np.isin(old_slot, slots)
+        mine[mine] = (table.clusters[old_slot[mine]] == old_cluster[mine, None]).any(axis=1)
+        stays = (table.top_post[touched].ravel() >= 0) & ~mine
+        cluster = np.concatenate([old_cluster[stays], new_cluster])
+        slot = np.concatenate([old_slot[stays], new_slot])
+        score = np.concatenate([old_score[stays], new_score])
+        keep, rank = heaviest(cluster, score, size)
+        row = np.searchsorted(touched, cluster[keep])
+        posts = np.full((touched.size, size), -1, np.int64)
+        posts[row, rank] = table.slot_post[slot[keep]]
+        slots_of = np.zeros((touched.size, size), np.int64)
+        slots_of[row, rank] = slot[keep]
+        scores = np.zeros((touched.size, size))
+        scores[row, rank] = score[keep]
+        table.top_post[touched], table.top_slot[touched] = posts, slots_of
+        table.top_score[touched] = scores
+
+    def _boost(self, table: PostTable, at_ms: Ids) -> Matrix:
+        """Forward decay: a like's weight relative to one at the landmark."""
+        return np.asarray(2.0 ** ((at_ms - table.landmark_ms) / self.params.half_life_ms))
+
     def _rebase_for(self, table: PostTable, at_ms: int) -> None:
         half_lives = (at_ms - table.landmark_ms) // self.params.half_life_ms
         if half_lives < REBASE_HALF_LIVES:
@@ -165,3 +267,14 @@ class PostVectors:
         table.weights *= scale
         table.top_score *= scale
         table.landmark_ms += int(half_lives * self.params.half_life_ms)
+
+
+def heaviest(groups: Ids, scores: Matrix, k: int) -> tuple[Ids, Ids]:
+    """The positions of each group's `k` heaviest scores, and the rank of each in its
+    group (0: the heaviest)."""
+    order = np.argsort(-scores)
+    order = order[np.argsort(groups[order], kind="stable")]
+    _, bounds = runs(groups[order])
+    rank = np.arange(order.size) - np.repeat(bounds[:-1], np.diff(bounds))
+    keep = rank < k
+    return order[keep], rank[keep]

@@ -4,17 +4,15 @@ Each LikeCreated adds the liker's InterestedIn vector (of the newest communities
 post's vector and its clusters' top posts (simclusters/posts.py). Re-delivered likes are
 recognised by their (post, liker) pair, so a batch applied twice changes nothing. When a
 newer communities version appears (and on start), the vectors start afresh on it (cluster
-numbers differ between versions), rebuilt from the store's likes of the window, oldest
-first; a like both rebuilt and delivered by the log counts once. The vectors live in
-this process: the worker runs in the serving process, whose candidate source reads them.
-See docs/subsystems/simclusters.md.
+numbers differ between versions), rebuilt from the store's likes of the window in one
+batch (`PostVectors.add_likes`); a like both rebuilt and delivered by the log counts
+once. The vectors live in this process: the worker runs in the serving process, whose
+candidate source reads them. See docs/subsystems/simclusters.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import numpy as np
 
 from starling.engagements import EngagementKind, Engagements
 from starling.eventlog.base import EventLog
@@ -70,6 +68,4 @@ class SimClustersWorker(EventWorker):
         since = self.clock() - self.window_ms
         found = Engagements.concat(self.store.iter_engagements(since, CHUNK))
         likes = found.take(found.kind == EngagementKind.LIKE)
-        likes = likes.take(np.argsort(likes.time, kind="stable"))
-        rows = zip(likes.post.tolist(), likes.account.tolist(), likes.time.tolist(), strict=True)
-        return sum(self.posts.add_like(post, liker, at) for post, liker, at in rows)
+        return self.posts.add_likes(likes.post, likes.account, likes.time)
