@@ -15,7 +15,11 @@ of the whole run, of each phase and the p50 of each step (from the trace), the c
 each stage passed on and the ranking tiers; and the next page served from the kept list.
 (b) Adds a source whose latency grows with what it is asked for (20 ms for its usual 750)
 and makes the heavy ranker 30 ms slower, and reports the same figures, with the tiers
-that served and the slow source's quality factor. `--blas-threads` caps the BLAS pool
+that served and the slow source's quality factor. The engager sums (SimClusters' and
+TwHIN's, kept per post until its edges change) are reported as the share of posts served
+kept: across distinct viewers (the first pass, from empty) and in each part; the plain
+pipeline is measured once more with nothing kept (every post summed afresh, the worst
+case). `--blas-threads` caps the BLAS pool
 (the heavy ranker's matrix products) for the run.
 Run: python -m bench.foryou_latency [--blas-threads 1,0].
 """
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tqdm import tqdm
 
@@ -44,6 +49,7 @@ from starling.mixer.budgets import PHASES
 from starling.mixer.candidates import Scores
 from starling.mixer.ladder import Rung
 from starling.mixer.quality import scaled
+from starling.ranking.engagers import EngagerSums
 from starling.ranking.heavy import train as heavy_train
 from starling.ranking.heavy.scorer import newest_model as newest_heavy
 from starling.ranking.impressions import ImpressionParams
@@ -59,6 +65,7 @@ from starling.workers.features import FeatureWorker
 from starling.workers.simclusters import SimClustersWorker
 from starling.workers.twhin import TwhinWorker
 
+Counts = npt.NDArray[np.int64]
 SLOW_SOURCE_S = 0.020  # for its usual 750 candidates
 SLOW_RANKER_S = 0.030
 
@@ -158,7 +165,36 @@ def timeline(runtime: Runtime, degraded: bool) -> ForYouTimeline:
     )
 
 
-def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict[str, Any]:
+def engager_sums(for_you: ForYouTimeline) -> list[EngagerSums]:
+    inputs = for_you.ranking.inputs
+    found = [inputs.simclusters.engagers, inputs.twhin.engagers]
+    return [sums for sums in found if sums is not None]
+
+
+def forget_engager_sums(for_you: ForYouTimeline) -> None:
+    """Every post's engager sums read afresh from the real graph (as before they were
+    kept): the worst case, where no post was a candidate for anyone before."""
+    inputs = for_you.ranking.inputs
+    for reader in (inputs.simclusters, inputs.twhin):
+        if reader.engagers is not None:
+            reader.engagers = EngagerSums(reader.engagers.graph, reader.engagers.capacity)
+
+
+def kept_and_summed(for_you: ForYouTimeline) -> Counts:
+    """Posts whose engager sums were served kept, and summed afresh, so far."""
+    found: Counts = np.array([[s.hits, s.misses] for s in engager_sums(for_you)]).sum(axis=0)
+    return found
+
+
+def kept_share(before: Counts, after: Counts) -> float:
+    kept, summed = after - before
+    return float(kept / max(kept + summed, 1))
+
+
+def measure(
+    for_you: ForYouTimeline, picked: Sequence[int], rounds: int, cold: bool = False
+) -> dict[str, Any]:
+    before = kept_and_summed(for_you)
     totals: list[float] = []
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
     steps: dict[str, list[float]] = {}
@@ -167,6 +203,8 @@ def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict
     over: Counter[str] = Counter()
     for _ in tqdm(range(rounds), desc="pipeline", unit="round"):
         for viewer in picked:
+            if cold:
+                forget_engager_sums(for_you)
             started = time.perf_counter()
             mixed = for_you.mix(Query(viewer, Page(limit=PAGE_SIZE)))
             totals.append(time.perf_counter() - started)
@@ -189,6 +227,7 @@ def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict
         "tiers": dict(tiers),
         "over_budget_share": {p: n / runs for p, n in over.items()},
         "quality_factor": {s: q.value for s, q in for_you.runner.quality.items()},
+        "engager_sums_kept_share": kept_share(before, kept_and_summed(for_you)),
     }
 
 
@@ -239,12 +278,16 @@ def run(data_dir: Path, args: argparse.Namespace, caps: list[int | None]) -> dic
         fed = feed(runtime)
         picked = [v for v, _ in viewers(runtime.store, data_dir, args.viewers, args.seed)]
         plain = timeline(runtime, degraded=False)
+        before = kept_and_summed(plain)
         for viewer in tqdm(picked, desc="build timelines", unit="viewer"):
             plain.mix(Query(viewer, Page(limit=PAGE_SIZE)))
+        # One pass from empty: how many posts' engager sums distinct viewers share.
+        shared = kept_share(before, kept_and_summed(plain))
         results: dict[str, Any] = {
             "size": args.size,
             "viewers": len(picked),
             "fed": fed,
+            "engager_sums_kept_across_viewers": shared,
             "budget_scale": runtime.settings.foryou_budget_scale,
             "budget_ms": {p: s * 1000 for p, s in plain.pipeline.budgets.phases.items()}
             if plain.pipeline.budgets
@@ -255,6 +298,10 @@ def run(data_dir: Path, args: argparse.Namespace, caps: list[int | None]) -> dic
                 results[f"pipeline, BLAS threads {cap or 'default'}"] = measure(
                     plain, picked, args.rounds
                 )
+        with threadpool_limits(limits=caps[0]):
+            results["pipeline, engager sums never kept"] = measure(
+                plain, picked, args.rounds, cold=True
+            )
         with threadpool_limits(limits=caps[0]):
             results["pages"] = next_pages(plain, picked)
             slow = timeline(runtime, degraded=True)

@@ -12,7 +12,7 @@ import numpy as np
 
 from starling.artifacts import Newest
 from starling.ranking.columns import Ids, Matrix
-from starling.ranking.engagers import cosines, engager_sums
+from starling.ranking.engagers import EngagerSums, cosines
 from starling.realgraph import RealGraph
 from starling.simclusters.communities import Communities
 from starling.simclusters.posts import PostVectors
@@ -29,7 +29,7 @@ class SimClustersReader:
     ) -> None:
         self.communities = communities
         self.posts = posts
-        self.graph = graph
+        self.engagers = None if graph is None else EngagerSums(graph)
 
     def features(self, viewer_id: int, author_ids: Ids, post_ids: Ids) -> Matrix:
         """(rows x 4); zeros before the job has run once."""
@@ -51,10 +51,10 @@ class SimClustersReader:
     def _engager_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
         """One read of the real graph: every engagement with the batch's posts, each
         adding its engager's InterestedIn once."""
-        if self.graph is None:
+        if self.engagers is None:
             return np.zeros(len(post_ids))
-        vectors, _ = engager_sums(
-            self.graph,
+        vectors = self.engagers.sums(
+            model,
             post_ids,
             model.sparse_interests,
             lambda edges: np.ones(edges.size),

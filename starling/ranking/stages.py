@@ -76,7 +76,7 @@ class RankingStages:
         if inputs.heavy is not None and inputs.weights is not None:
             heavy = HeavyRanker(inputs.heavy, history, store, inputs.weights)
             self.heavy, self.heavy_ranker = [self.light, LightCut(heavy)], heavy
-        self._models = (inputs.light, inputs.heavy)
+        self.inputs = inputs
 
     def explain_heavy(self, query: Query, page: Candidates) -> list[dict[str, Any]]:
         """Per row, the heavy ranker's explanation ({} without the ranker)."""
@@ -89,5 +89,5 @@ class RankingStages:
         return self.light.model() is not None
 
     def heavy_ready(self) -> bool:
-        heavy = self._models[1]
+        heavy = self.inputs.heavy
         return self.light_ready() and heavy is not None and heavy.current() is not None

@@ -14,7 +14,7 @@ import numpy as np
 from starling.artifacts import Newest
 from starling.engagements import EngagementKind, Engagements
 from starling.ranking.columns import Ids, Matrix
-from starling.ranking.engagers import cosines, engager_sums
+from starling.ranking.engagers import EngagerSums, cosines
 from starling.realgraph import RealGraph
 from starling.twhin.embeddings import Embeddings
 from starling.twhin.posts import AUTHOR, WEIGHTS
@@ -29,7 +29,7 @@ class TwhinReader:
         self, embeddings: Newest[Embeddings] | None, graph: RealGraph | None = None
     ) -> None:
         self.embeddings = embeddings
-        self.graph = graph
+        self.engagers = None if graph is None else EngagerSums(graph)
 
     def features(self, viewer_id: int, author_ids: Ids, post_ids: Ids) -> Matrix:
         """(rows x 2); zeros before the job has run once, or for a viewer without an
@@ -43,9 +43,9 @@ class TwhinReader:
         viewer_row = viewer.astype(np.float64)
         out[:, 0] = authors @ viewer_row  # unit rows: the dot product is the cosine
         posts = authors * WEIGHTS[AUTHOR]
-        if self.graph is not None:
-            engaged, _ = engager_sums(
-                self.graph, post_ids, lambda ids: _vectors(model, ids), _weights, model.dims
+        if self.engagers is not None:
+            engaged = self.engagers.sums(
+                model, post_ids, lambda ids: _vectors(model, ids), _weights, model.dims
             )
             posts = posts + engaged
         out[:, 1] = cosines(posts, viewer_row)

@@ -27,7 +27,7 @@ import numpy as np
 
 from starling.engagements import Engagements, IdArray, KindArray
 from starling.realgraph.arrays import Positions
-from starling.realgraph.segment import EMPTY, Segment
+from starling.realgraph.segment import EMPTY, Mask, Segment
 
 SEGMENT_EDGES = 1 << 17
 MAX_SEGMENTS = 24  # about 3.1M edges, some 230 MB (73 bytes an edge on the bench world)
@@ -38,6 +38,7 @@ class Snapshot:
     """The graph as one reader sees it: segments oldest first, the last one growing."""
 
     segments: tuple[Segment, ...] = ()
+    generation: int = 0  # one more with every write: names what a derived value was read from
 
     def edges_of(self, accounts: IdArray) -> Engagements:
         """Every live edge from these accounts (left to right), oldest first."""
@@ -74,10 +75,23 @@ class RealGraph:
         self.segment_edges = segment_edges
         self.max_segments = max_segments
         self._snapshot = Snapshot()
+        # For values derived from a snapshot (engager sums): the generation of each post's
+        # latest edge change since the oldest segment was last dropped, and that drop's
+        # generation (a drop changes posts it does not name: everything before it is stale).
+        self._changed: dict[int, int] = {}
+        self._dropped_at = 0
 
     def snapshot(self) -> Snapshot:
         """The current state; readers take it once per query."""
         return self._snapshot
+
+    def stale(self, posts: IdArray, generations: IdArray) -> Mask:
+        """Whether each post's edges changed after the generation of the snapshot a value
+        of it was derived from."""
+        changed = self._changed
+        latest = np.fromiter((changed.get(p, -1) for p in posts.tolist()), np.int64, len(posts))
+        stale: Mask = (generations < self._dropped_at) | (latest > generations)
+        return stale
 
     # The writer's side: one thread at a time.
 
@@ -96,7 +110,10 @@ class RealGraph:
             for segment in (s for s in segments if s.spans(first, last)):
                 known[segment.find(edges.account, edges.post, edges.kind)[0]] = True
         fresh = edges.take(~known)
-        self._snapshot = Snapshot(self._appended(segments, fresh))
+        if fresh.size:
+            grown = self._appended(segments, fresh)
+            dropped = len(grown) > self.max_segments
+            self._publish(grown[-self.max_segments :], fresh.post, dropped=dropped)
         return fresh.size
 
     def remove(
@@ -111,12 +128,22 @@ class RealGraph:
             dead = np.union1d(segment.find(account, post, kind)[1], segment.of_posts(gone))
             removed += dead.size
             kept.append(segment.without(dead) if dead.size else segment)
-        self._snapshot = Snapshot(tuple(kept))
+        if removed:
+            self._publish(tuple(kept), np.concatenate([post, gone]), dropped=False)
         return removed
 
+    def _publish(self, segments: tuple[Segment, ...], changed: IdArray, *, dropped: bool) -> None:
+        """Publishes the next snapshot, after recording which posts it changes."""
+        generation = self._snapshot.generation + 1
+        if dropped:
+            self._dropped_at = generation
+            self._changed.clear()  # older values are all stale now
+        self._changed.update(dict.fromkeys(changed.tolist(), generation))
+        self._snapshot = Snapshot(segments, generation)
+
     def _appended(self, segments: tuple[Segment, ...], fresh: Engagements) -> tuple[Segment, ...]:
-        """Fills the newest segment, starts new ones as needed, drops the oldest beyond
-        max_segments."""
+        """Fills the newest segment and starts new ones as needed (the caller drops the
+        oldest beyond max_segments)."""
         grown = list(segments)
         done = 0
         while done < fresh.size:
@@ -125,7 +152,7 @@ class RealGraph:
             room = self.segment_edges - grown[-1].size
             grown[-1] = grown[-1].extended(fresh.take(slice(done, done + room)))
             done += room
-        return tuple(grown[-self.max_segments :])
+        return tuple(grown)
 
 
 def _first_of_each(edges: Engagements) -> Positions:
