@@ -24,7 +24,7 @@ VectorsOf = Callable[[Ids], Matrix | sp.csr_matrix]
 # Each engagement's weight in its post's sum.
 WeightOf = Callable[[Engagements], npt.NDArray[np.float64]]
 
-CACHED_POSTS = 1 << 16  # ~57 MB of float32 sums at 217 SimClusters clusters
+CACHED_POSTS = 1 << 17  # ~114 MB of float32 sums at 217 SimClusters clusters
 
 
 def engager_sums(
