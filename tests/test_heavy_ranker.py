@@ -23,7 +23,7 @@ from starling.mixer.posts import PostRecords
 from starling.mixer.query import Query
 from starling.ranking.dataset import TRAIN, Impressions, ImpressionsError
 from starling.ranking.heavy.fallback import ship
-from starling.ranking.heavy.history import RealGraphHistory, recent
+from starling.ranking.heavy.history import Histories, RealGraphHistory, recent
 from starling.ranking.heavy.inputs import CandidateInputs, HistoryInputs
 from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
@@ -204,7 +204,8 @@ def _scored_batch(world: World, viewer: int, size: int) -> Candidates:
 
 def _ranker(world: World, store: object, graph: RealGraph) -> HeavyRanker:
     models: Newest[HeavyModel] = newest_model(world.data_dir)
-    return HeavyRanker(models, RealGraphHistory(graph), store, ScoreWeights.of(Settings()))  # type: ignore[arg-type]
+    histories = Histories(RealGraphHistory(graph), store)  # type: ignore[arg-type]
+    return HeavyRanker(models, histories, ScoreWeights.of(Settings()))
 
 
 def test_the_scorer_scores_a_whole_batch_in_one_forward_pass(world: World) -> None:
@@ -222,7 +223,7 @@ def test_the_scorer_scores_a_whole_batch_in_one_forward_pass(world: World) -> No
 
     weights = ScoreWeights.of(Settings())
     models = Newest(models_in(world.data_dir), counted)
-    ranker = HeavyRanker(models, RealGraphHistory(graph), store, weights)
+    ranker = HeavyRanker(models, Histories(RealGraphHistory(graph), store), weights)
     batch = _scored_batch(world, viewer_id, 300)
     prediction = ranker.predict(Query(viewer_id), batch)
     assert prediction is not None and len(batch) > 200
@@ -237,9 +238,29 @@ def test_the_scorer_scores_a_whole_batch_in_one_forward_pass(world: World) -> No
     assert np.allclose(half.probabilities, prediction.probabilities[::2], atol=1e-6)
 
 
+def test_a_viewer_history_is_read_once_while_kept(world: World) -> None:
+    engagements = Engagements.concat(world.store.iter_engagements(0, 10_000))
+    graph = RealGraph()
+    graph.add(engagements.take(np.argsort(engagements.time, kind="stable")))
+    viewer_id = int(engagements.account[0])
+    source, store = Counting(RealGraphHistory(graph)), Counting(world.store)
+    now = [0.0]
+    histories = Histories(source, store, keep_s=1.0, clock=lambda: now[0])
+
+    first = histories.of(viewer_id, 32)
+    reads = store.calls["get_posts"]
+    now[0] = 0.5  # the heavy ranker, later in the same request
+    assert histories.of(viewer_id, 32) is first and first.posts
+    assert source.calls["engagements_of"] == 1 and store.calls["get_posts"] == reads
+    assert histories.of(viewer_id, 8) is not first  # another limit is another read
+    now[0] = 1.5
+    assert histories.of(viewer_id, 32) is not first
+    assert source.calls["engagements_of"] == 3 and store.calls["get_posts"] == 3 * reads
+
+
 def test_before_the_first_model_the_earlier_score_passes_through(tmp_path: Path) -> None:
     ranker = HeavyRanker(
-        newest_model(tmp_path), RealGraphHistory(RealGraph()), None,  # type: ignore[arg-type]
+        newest_model(tmp_path), Histories(RealGraphHistory(RealGraph()), None),  # type: ignore[arg-type]
         ScoreWeights.of(Settings()),
     )  # fmt: skip
     batch = Candidates.of([3, 2, 1]).with_columns(score=np.array([0.3, 0.2, 0.1]))
@@ -288,7 +309,7 @@ from starling.config import Settings
 from starling.mixer.candidates import Candidates
 from starling.mixer.posts import PostRecords
 from starling.mixer.query import Query
-from starling.ranking.heavy.history import RealGraphHistory
+from starling.ranking.heavy.history import Histories, RealGraphHistory
 from starling.ranking.heavy.score import ScoreWeights
 from starling.ranking.heavy.scorer import HeavyRanker, newest_model
 from starling.realgraph import RealGraph
@@ -296,8 +317,8 @@ from starling.store.sqlite import SqliteStore
 store = SqliteStore(Path({str(world.data_dir)!r}) / "starling.sqlite3")
 ids = {world.impressions.post_id[:50].tolist()!r}
 batch = PostRecords(store).hydrate(Query(1), Candidates.of(sorted(set(ids))))
-ranker = HeavyRanker(newest_model(Path({str(world.data_dir)!r})), RealGraphHistory(RealGraph()),
-                     store, ScoreWeights.of(Settings()))
+ranker = HeavyRanker(newest_model(Path({str(world.data_dir)!r})),
+                     Histories(RealGraphHistory(RealGraph()), store), ScoreWeights.of(Settings()))
 assert ranker.predict(Query(1), batch) is not None
 assert "torch" not in sys.modules, "torch was imported"
 """

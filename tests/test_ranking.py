@@ -17,9 +17,10 @@ from starling.ids import now_ms
 from starling.mixer import Page, Query
 from starling.mixer.candidates import FEATURES, Candidates
 from starling.model import Account
+from starling.ranking import content
 from starling.ranking.content import ContentReader
 from starling.ranking.features import NAMES, TABLE, of_group
-from starling.ranking.heavy.history import RealGraphHistory
+from starling.ranking.heavy.history import Histories, RealGraphHistory
 from starling.ranking.hydrators import AccountFeatures, PostFeatures
 from starling.ranking.quality import LowQuality
 from starling.ranking.simclusters import SimClustersReader
@@ -189,7 +190,8 @@ def test_content_similarity_of_words_the_viewer_engaged_with(
     runtime: Runtime, accounts: Accounts
 ) -> None:
     viewer, author = accounts(2)
-    reader = ContentReader(RealGraphHistory(runtime.realgraph), runtime.store)
+    # Histories kept for no time: the like below shows at once.
+    reader = ContentReader(Histories(RealGraphHistory(runtime.realgraph), runtime.store, 0.0))
     near = runtime.actions.post(author.id, "apple banana")
     far = runtime.actions.post(author.id, "zebra")
     assert not reader.similarity(viewer.id, [near, far]).any()  # no history yet
@@ -200,6 +202,29 @@ def test_content_similarity_of_words_the_viewer_engaged_with(
 
     # {apple, banana} against {#fruit, apple, banana, cherry, fruit}: 2 / (sqrt(2 * 5)).
     assert found == pytest.approx([2 / 10**0.5, 0.0, 0.0, 1.0])
+
+
+def test_content_similarity_tokenises_each_post_once(
+    runtime: Runtime, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    viewer, author = accounts(2)
+    tokeniser = Counting(content)
+    monkeypatch.setattr(content, "post_tokens", tokeniser.post_tokens)
+    reader = ContentReader(Histories(RealGraphHistory(runtime.realgraph), runtime.store))
+    liked = runtime.actions.post(author.id, "apple banana apple #fruit")
+    runtime.actions.like(viewer.id, liked.id)
+    shown = [runtime.actions.post(author.id, f"apple {word}") for word in ("kiwi", "plum")]
+
+    first = reader.similarity(viewer.id, [*shown, liked, None, shown[0]])
+    again = reader.similarity(viewer.id, [*shown, liked])
+
+    assert tokeniser.calls["post_tokens"] == 3  # each post once, over both requests
+    # {apple, kiwi} against {#fruit, apple, banana, fruit}: 1 / sqrt(2 * 4).
+    assert first == pytest.approx([8**-0.5, 8**-0.5, 1.0, 0.0, 8**-0.5])
+    assert np.array_equal(again, first[:3])
+    reader.bags = content.PostBags(capacity=2)  # full after each batch: starts afresh
+    for _ in range(2):
+        assert np.array_equal(reader.similarity(viewer.id, [*shown, liked, None]), first[:4])
 
 
 def test_the_low_quality_filter_counts(runtime: Runtime, accounts: Accounts) -> None:

@@ -17,7 +17,7 @@ from starling.mixer.candidates import Candidates
 from starling.mixer.components import Filter, Hydrator, Scorer
 from starling.mixer.query import Query
 from starling.ranking.content import ContentReader
-from starling.ranking.heavy.history import RealGraphHistory
+from starling.ranking.heavy.history import Histories, RealGraphHistory
 from starling.ranking.heavy.model import HeavyModel
 from starling.ranking.heavy.score import ScoreWeights
 from starling.ranking.heavy.scorer import HeavyRanker
@@ -56,7 +56,7 @@ class RankingInputs:
 
 class RankingStages:
     def __init__(self, inputs: RankingInputs, clock: Clock, store: Store) -> None:
-        history = RealGraphHistory(inputs.realgraph)
+        history = Histories(RealGraphHistory(inputs.realgraph), store)
         # The filters read the authors' reputation (low quality); every other feature is
         # hydrated after them, for the rows that survive (a fifth fewer on the bench world).
         self.hydrators: list[Hydrator[Query]] = [AccountFeatures(inputs.features, clock)]
@@ -65,7 +65,7 @@ class RankingStages:
             Affinity(inputs.realgraph),
             SimClustersFeatures(inputs.simclusters),
             TwhinFeatures(inputs.twhin),
-            ContentFeatures(ContentReader(history, store)),
+            ContentFeatures(ContentReader(history)),
             CandidateFeatures(clock),
         ]
         self.low_quality: Filter[Query] = LowQuality()
@@ -74,7 +74,7 @@ class RankingStages:
         self.heavy: list[Scorer[Query]] = []  # the heavy rung after the light ranker
         self.heavy_ranker: HeavyRanker | None = None
         if inputs.heavy is not None and inputs.weights is not None:
-            heavy = HeavyRanker(inputs.heavy, history, store, inputs.weights)
+            heavy = HeavyRanker(inputs.heavy, history, inputs.weights)
             self.heavy, self.heavy_ranker = [self.light, LightCut(heavy)], heavy
         self.inputs = inputs
 

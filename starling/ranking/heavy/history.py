@@ -6,6 +6,9 @@ the in-process real graph. See docs/subsystems/heavy_ranker.md#inputs.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +24,7 @@ from starling.store.base import Store
 HISTORY = 32  # engagements a viewer's history keeps
 NOW = np.iinfo(np.int64).max  # serving reads the whole history its source keeps
 TIME_BITS = 42  # ms since the oldest engagement: 139 years fit
+KEEP_S = 1.0  # a viewer's history read while serving is shared this long
 
 Positions = npt.NDArray[np.intp]
 Valid = npt.NDArray[np.bool_]
@@ -97,6 +101,38 @@ def viewer_history(
     engagements = source.engagements_of(viewer_id)
     picked = recent(engagements, np.array([viewer_id]), np.array([NOW]), limit)
     return ViewerHistory(engagements, picked, shown_posts(store, _engaged(engagements, picked)))
+
+
+class Histories:
+    """Viewers' histories while serving, each read once per (viewer, limit) and kept
+    `keep_s`: the steps of one request (the content features, then the heavy ranker)
+    share one read of the source and one store read of the posts."""
+
+    def __init__(
+        self,
+        source: HistorySource,
+        store: Store,
+        keep_s: float = KEEP_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.keep_s = keep_s
+        self.clock = clock
+        self._kept: dict[tuple[int, int], tuple[float, ViewerHistory]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, viewer_id: int, limit: int) -> ViewerHistory:
+        now, key = self.clock(), (viewer_id, limit)
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < self.keep_s:
+            return kept[1]
+        found = viewer_history(self.source, self.store, viewer_id, limit)
+        with self._lock:
+            self._kept = {k: v for k, v in self._kept.items() if now - v[0] < self.keep_s}
+            self._kept[key] = (now, found)
+        return found
 
 
 def _engaged(engagements: Engagements, picked: Recent) -> list[int]:

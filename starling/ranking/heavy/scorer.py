@@ -18,12 +18,11 @@ from starling.foryou.sources import in_network
 from starling.mixer.candidates import FEATURES, Candidates, Scores
 from starling.mixer.components import Scorer
 from starling.mixer.query import Query
-from starling.ranking.heavy.history import HistorySource, viewer_history
+from starling.ranking.heavy.history import Histories
 from starling.ranking.heavy.inputs import candidates_of, history_of
 from starling.ranking.heavy.model import HeavyModel, models_in
 from starling.ranking.heavy.posts import shown_in
 from starling.ranking.heavy.score import ScoreWeights, final_scores
-from starling.store.base import Store
 from starling.world.engagement import ACTIONS
 
 
@@ -53,13 +52,11 @@ class HeavyRanker(Scorer[Query]):
     def __init__(
         self,
         models: Newest[HeavyModel],
-        history: HistorySource,
-        store: Store,
+        histories: Histories,
         weights: ScoreWeights,
     ) -> None:
         self.models = models
-        self.history = history
-        self.store = store
+        self.histories = histories
         self.weights = weights
 
     def score(self, query: Query, candidates: Candidates) -> Scores:
@@ -88,14 +85,14 @@ class HeavyRanker(Scorer[Query]):
 
     def predict(self, query: Query, candidates: Candidates) -> Prediction | None:
         """The model's probabilities and the final scores of every row; None before
-        the first model. Reads the viewer's history from its source and the history's
-        posts in one store read."""
+        the first model. Reads the viewer's history (shared with the request's content
+        features) from its source and the history's posts in one store read."""
         model = self.models.current()
         if model is None:
             return None
         c = model.config
         features = _features(model, candidates)
-        viewer = viewer_history(self.history, self.store, query.viewer_id, c.history)
+        viewer = self.histories.of(query.viewer_id, c.history)
         history = history_of(
             viewer.engagements, viewer.recent, viewer.posts, c.vocab, c.text_length,
             c.author_buckets,
