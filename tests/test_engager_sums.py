@@ -62,6 +62,18 @@ def test_the_graph_names_posts_whose_edges_changed_since_a_snapshot() -> None:
     assert graph.stale(ids(10, 11), ids(now, now)).tolist() == [True, True]
 
 
+def test_the_record_of_changes_stays_within_a_segment_of_posts() -> None:
+    graph = RealGraph(segment_edges=2, max_segments=100)
+    graph.add(edges((1, 10)))
+    first = graph.snapshot().generation
+    graph.add(edges((1, 11)))
+    assert graph.stale(ids(10, 12), ids(first, first)).tolist() == [False, False]
+    graph.add(edges((1, 12)))  # a third post: the record is forgotten, all is stale
+    assert graph.stale(ids(10, 12), ids(first, first)).tolist() == [True, True]
+    now = graph.snapshot().generation
+    assert graph.stale(ids(10, 12), ids(now, now)).tolist() == [False, False]
+
+
 def test_a_kept_sum_serves_until_its_post_changes() -> None:
     graph = RealGraph()
     graph.add(edges((1, 10), (2, 10), (3, 11)))

@@ -76,10 +76,9 @@ class RealGraph:
         self.max_segments = max_segments
         self._snapshot = Snapshot()
         # For values derived from a snapshot (engager sums): the generation of each post's
-        # latest edge change since the oldest segment was last dropped, and that drop's
-        # generation (a drop changes posts it does not name: everything before it is stale).
+        # latest edge change, and the generation before which every value is stale.
         self._changed: dict[int, int] = {}
-        self._dropped_at = 0
+        self._stale_before = 0
 
     def snapshot(self) -> Snapshot:
         """The current state; readers take it once per query."""
@@ -90,7 +89,7 @@ class RealGraph:
         of it was derived from."""
         changed = self._changed
         latest = np.fromiter((changed.get(p, -1) for p in posts.tolist()), np.int64, len(posts))
-        stale: Mask = (generations < self._dropped_at) | (latest > generations)
+        stale: Mask = (generations < self._stale_before) | (latest > generations)
         return stale
 
     # The writer's side: one thread at a time.
@@ -135,9 +134,11 @@ class RealGraph:
     def _publish(self, segments: tuple[Segment, ...], changed: IdArray, *, dropped: bool) -> None:
         """Publishes the next snapshot, after recording which posts it changes."""
         generation = self._snapshot.generation + 1
-        if dropped:
-            self._dropped_at = generation
-            self._changed.clear()  # older values are all stale now
+        # A drop changes posts it does not name; a record grown to a segment's edges is
+        # forgotten the same way (it stays small): every older value is stale then.
+        if dropped or len(self._changed) >= self.segment_edges:
+            self._stale_before = generation
+            self._changed.clear()
         self._changed.update(dict.fromkeys(changed.tolist(), generation))
         self._snapshot = Snapshot(segments, generation)
 
