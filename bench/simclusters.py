@@ -1,7 +1,8 @@
-"""SimClusters on the bench world: the job's time, likes applied per second, candidate
-query latency, and quality against the world's hidden truth (which the job never reads):
-purity of KnownFor clusters and of InterestedIn against the planted home communities,
-and the share of a viewer's candidates written in its home community.
+"""SimClusters on the bench world: the job's time, likes applied per second (one at a
+time, as the worker applies live likes, and in one batch, as it rebuilds on start),
+candidate query latency, and quality against the world's hidden truth (which the job
+never reads): purity of KnownFor clusters and of InterestedIn against the planted home
+communities, and the share of a viewer's candidates written in its home community.
 Run: python -m bench.simclusters.
 """
 
@@ -67,16 +68,25 @@ def quality(model: Communities, truth: Truth) -> dict[str, float]:
     return {"knownfor_purity": known, "interestedin_top_match": interested, "baseline": largest}
 
 
-def replay_likes(path: str, posts: PostVectors, count: int) -> tuple[float, dict[int, int]]:
-    """Applies the newest `count` likes, oldest first; returns likes/s and post authors."""
+def replay_likes(
+    path: str, posts: PostVectors, rebuilt: PostVectors, count: int
+) -> tuple[float, float, dict[int, int]]:
+    """Applies the newest `count` likes, oldest first, one at a time to `posts` (the
+    worker's live path) and in one batch to `rebuilt` (its rebuild on start); returns
+    likes/s of each and post authors."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     rows = db.execute(LIKES, (count,)).fetchall()[::-1]
     db.close()
     started = time.perf_counter()
     for post, liker, at, _ in tqdm(rows, desc="likes", unit=" likes", unit_scale=True):
         posts.add_like(post, liker, at)
-    elapsed = time.perf_counter() - started
-    return len(rows) / elapsed, {post: author for post, _, _, author in rows}
+    live_s = time.perf_counter() - started
+    post_ids, liker_ids, at_ms, _ = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
+    started = time.perf_counter()
+    rebuilt.add_likes(post_ids, liker_ids, at_ms)
+    rebuild_s = time.perf_counter() - started
+    authors = {post: author for post, _, _, author in rows}
+    return len(rows) / live_s, len(rows) / rebuild_s, authors
 
 
 def query(
@@ -112,9 +122,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     compute_s = time.perf_counter() - started
     save_version(model, directory_in(data_dir))
     truth = Truth(load_truth(data_dir))
-    posts = PostVectors()
-    posts.reset(model, int(time.time() * 1000))
-    likes_per_s, authors = replay_likes(str(settings.store_path), posts, args.likes)
+    posts, rebuilt = PostVectors(), PostVectors()
+    now = int(time.time() * 1000)
+    posts.reset(model, now)
+    rebuilt.reset(model, now)
+    likes_per_s, rebuild_likes_per_s, authors = replay_likes(
+        str(settings.store_path), posts, rebuilt, args.likes
+    )
     viewers = np.random.default_rng(args.seed).choice(truth.humans, args.viewers).tolist()
     seconds, found, same = query(posts, viewers, authors, truth)
     results = {
@@ -125,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "read_follows_s": read_s,
         "compute_s": compute_s,
         "likes_per_s": likes_per_s,
+        "rebuild_likes_per_s": rebuild_likes_per_s,
         "query_ms": milliseconds(seconds),
         "candidates_p50": float(np.median(found)),
         "candidates_in_home_community": same,
