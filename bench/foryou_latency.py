@@ -49,7 +49,8 @@ from starling.mixer.budgets import PHASES
 from starling.mixer.candidates import Scores
 from starling.mixer.ladder import Rung
 from starling.mixer.quality import scaled
-from starling.ranking.engagers import EngagerSums
+from starling.ranking.columns import Ids, Matrix
+from starling.ranking.engagers import EngagerSums, VectorsOf, WeightOf, engager_sums
 from starling.ranking.heavy import train as heavy_train
 from starling.ranking.heavy.scorer import newest_model as newest_heavy
 from starling.ranking.impressions import ImpressionParams
@@ -165,24 +166,34 @@ def timeline(runtime: Runtime, degraded: bool) -> ForYouTimeline:
     )
 
 
-def engager_sums(for_you: ForYouTimeline) -> list[EngagerSums]:
+def engager_caches(for_you: ForYouTimeline) -> list[EngagerSums]:
     inputs = for_you.ranking.inputs
     found = [inputs.simclusters.engagers, inputs.twhin.engagers]
     return [sums for sums in found if sums is not None]
 
 
-def forget_engager_sums(for_you: ForYouTimeline) -> None:
+class NeverKept(EngagerSums):
     """Every post's engager sums read afresh from the real graph (as before they were
     kept): the worst case, where no post was a candidate for anyone before."""
+
+    def sums(
+        self, model: object, post_ids: Ids, vectors_of: VectorsOf, weight_of: WeightOf, dims: int
+    ) -> Matrix:
+        return engager_sums(self.graph.snapshot(), post_ids, vectors_of, weight_of, dims)
+
+
+def keep_engager_sums(for_you: ForYouTimeline, kept: bool) -> None:
+    """Each reader's engager sums kept (a fresh ring) or never kept."""
     inputs = for_you.ranking.inputs
     for reader in (inputs.simclusters, inputs.twhin):
         if reader.engagers is not None:
-            reader.engagers = EngagerSums(reader.engagers.graph, reader.engagers.capacity)
+            graph = reader.engagers.graph
+            reader.engagers = EngagerSums(graph) if kept else NeverKept(graph)
 
 
 def kept_and_summed(for_you: ForYouTimeline) -> Counts:
     """Posts whose engager sums were served kept, and summed afresh, so far."""
-    found: Counts = np.array([[s.hits, s.misses] for s in engager_sums(for_you)]).sum(axis=0)
+    found: Counts = np.array([[s.hits, s.misses] for s in engager_caches(for_you)]).sum(axis=0)
     return found
 
 
@@ -191,9 +202,7 @@ def kept_share(before: Counts, after: Counts) -> float:
     return float(kept / max(kept + summed, 1))
 
 
-def measure(
-    for_you: ForYouTimeline, picked: Sequence[int], rounds: int, cold: bool = False
-) -> dict[str, Any]:
+def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict[str, Any]:
     before = kept_and_summed(for_you)
     totals: list[float] = []
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
@@ -203,8 +212,6 @@ def measure(
     over: Counter[str] = Counter()
     for _ in tqdm(range(rounds), desc="pipeline", unit="round"):
         for viewer in picked:
-            if cold:
-                forget_engager_sums(for_you)
             started = time.perf_counter()
             mixed = for_you.mix(Query(viewer, Page(limit=PAGE_SIZE)))
             totals.append(time.perf_counter() - started)
@@ -299,9 +306,9 @@ def run(data_dir: Path, args: argparse.Namespace, caps: list[int | None]) -> dic
                     plain, picked, args.rounds
                 )
         with threadpool_limits(limits=caps[0]):
-            results["pipeline, engager sums never kept"] = measure(
-                plain, picked, args.rounds, cold=True
-            )
+            keep_engager_sums(plain, kept=False)
+            results["pipeline, engager sums never kept"] = measure(plain, picked, args.rounds)
+            keep_engager_sums(plain, kept=True)
         with threadpool_limits(limits=caps[0]):
             results["pages"] = next_pages(plain, picked)
             slow = timeline(runtime, degraded=True)
