@@ -22,13 +22,16 @@ from starling.mixer.candidates import Candidates
 from starling.mixer.posts import PostRecords
 from starling.mixer.query import Query
 from starling.ranking.dataset import TRAIN, Impressions, ImpressionsError
+from starling.ranking.heavy import scorer as heavy_scorer
 from starling.ranking.heavy.fallback import ship
 from starling.ranking.heavy.history import Histories, RealGraphHistory, recent
 from starling.ranking.heavy.inputs import CandidateInputs, HistoryInputs
 from starling.ranking.heavy.model import HeavyConfig, HeavyModel, models_in
 from starling.ranking.heavy.network import HeavyNetwork
+from starling.ranking.heavy.posts import shown_in
 from starling.ranking.heavy.score import ScoreWeights, author_diversity, final_scores
 from starling.ranking.heavy.scorer import HeavyRanker, newest_model
+from starling.ranking.heavy.tokens import TEXT_LENGTH, VOCAB, TokenRows, post_tokens, token_matrix
 from starling.ranking.heavy.train import Trained, TrainParams, feature_scale, tensors, train
 from starling.realgraph import RealGraph
 from starling.store.sqlite import SqliteStore
@@ -236,6 +239,26 @@ def test_the_scorer_scores_a_whole_batch_in_one_forward_pass(world: World) -> No
     half = ranker.predict(Query(viewer_id), batch.take(np.arange(0, len(batch), 2)))
     assert half is not None
     assert np.allclose(half.probabilities, prediction.probabilities[::2], atol=1e-6)
+
+
+def test_the_scorer_tokenises_each_candidate_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokeniser = Counting(heavy_scorer)
+    monkeypatch.setattr(heavy_scorer, "post_tokens", tokeniser.post_tokens)
+    viewer = int(world.impressions.viewer_id[0])
+    ranker = _ranker(world, world.store, RealGraph())
+    batch = _scored_batch(world, viewer, 100)
+    shown = shown_in(batch)
+
+    first = ranker.predict(Query(viewer), batch)
+    again = ranker.predict(Query(viewer), batch.take(np.arange(0, len(batch), 2)))
+
+    assert tokeniser.calls["post_tokens"] == len({p.id for p in shown if p is not None})
+    assert first is not None and again is not None
+    assert np.allclose(again.probabilities, first.probabilities[::2], atol=1e-6)
+    rows = TokenRows(lambda p: post_tokens(p.text, p.hashtags, VOCAB, TEXT_LENGTH))
+    assert np.array_equal(rows.of([*shown, None]), token_matrix([*shown, None]))
 
 
 def test_a_viewer_history_is_read_once_while_kept(world: World) -> None:

@@ -21,6 +21,7 @@ from starling.ranking import content
 from starling.ranking.content import ContentReader
 from starling.ranking.features import NAMES, TABLE, of_group
 from starling.ranking.heavy.history import Histories, RealGraphHistory
+from starling.ranking.heavy.tokens import TokenRows
 from starling.ranking.hydrators import AccountFeatures, PostFeatures
 from starling.ranking.quality import LowQuality
 from starling.ranking.simclusters import SimClustersReader
@@ -222,7 +223,7 @@ def test_content_similarity_tokenises_each_post_once(
     # {apple, kiwi} against {#fruit, apple, banana, fruit}: 1 / sqrt(2 * 4).
     assert first == pytest.approx([8**-0.5, 8**-0.5, 1.0, 0.0, 8**-0.5])
     assert np.array_equal(again, first[:3])
-    reader.bags = content.PostBags(capacity=2)  # full after each batch: starts afresh
+    reader.bags = TokenRows(content.bag_of, capacity=2)  # full after each batch: afresh
     for _ in range(2):
         assert np.array_equal(reader.similarity(viewer.id, [*shown, liked, None]), first[:4])
 

@@ -10,7 +10,6 @@ See docs/subsystems/ranking.md#features.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,16 +17,14 @@ import numpy as np
 from starling.model import Post
 from starling.ranking.columns import Matrix
 from starling.ranking.heavy.history import HISTORY, Histories
-from starling.ranking.heavy.tokens import PAD, TEXT_LENGTH, VOCAB, TokenMatrix, post_tokens
-
-BAGS = 1 << 16  # posts whose bags are kept; past it, the next batch starts afresh
+from starling.ranking.heavy.tokens import PAD, TEXT_LENGTH, VOCAB, TokenRows, post_tokens
 
 
 class ContentReader:
     def __init__(self, histories: Histories, limit: int = HISTORY) -> None:
         self.histories = histories
         self.limit = limit
-        self.bags = PostBags()
+        self.bags = TokenRows(bag_of)  # each post's bag, computed once
 
     def similarity(self, viewer_id: int, shown: Sequence[Post | None]) -> Matrix:
         """The cosine of each shown post's bag with the viewer's history (0 without
@@ -50,46 +47,6 @@ class ContentReader:
         return out
 
 
-class PostBags:
-    """Each post's bag: its distinct tokens ascending, then PAD. Posts are never edited,
-    so a bag is computed once per post id into one table, and a batch is a dict lookup
-    per post and one take; row 0 is the empty bag of a missing post."""
-
-    def __init__(self, capacity: int = BAGS) -> None:
-        self.capacity = capacity
-        self._table = np.zeros((1024, TEXT_LENGTH), np.int32)
-        self._rows: dict[int, int] = {}
-        self._lock = threading.Lock()
-
-    def of(self, posts: Sequence[Post | None]) -> TokenMatrix:
-        """One bag per post, in order."""
-        with self._lock:
-            if len(self._rows) >= self.capacity:
-                self._rows.clear()
-            rows = self._rows
-            at = np.fromiter(
-                (0 if p is None else rows.get(p.id, -1) for p in posts), np.intp, len(posts)
-            )
-            missing = np.flatnonzero(at < 0)
-            if missing.size:
-                at[missing] = self._add([posts[i] for i in missing.tolist()])
-            return self._table[at]
-
-    def _add(self, posts: list[Post | None]) -> list[int]:
-        rows = self._rows
-        needed = len(rows) + len(posts) + 1
-        if needed > len(self._table):
-            grown = np.zeros((max(needed, 2 * len(self._table)), TEXT_LENGTH), np.int32)
-            grown[: len(self._table)] = self._table
-            self._table = grown
-        added = []
-        for post in posts:
-            assert post is not None
-            row = rows.get(post.id)
-            if row is None:
-                row = rows[post.id] = len(rows) + 1
-                bag = sorted(set(post_tokens(post.text, post.hashtags, VOCAB, TEXT_LENGTH)))
-                self._table[row, : len(bag)] = bag
-                self._table[row, len(bag) :] = PAD
-            added.append(row)
-        return added
+def bag_of(post: Post) -> list[int]:
+    """The post's bag: its distinct tokens, ascending."""
+    return sorted(set(post_tokens(post.text, post.hashtags, VOCAB, TEXT_LENGTH)))

@@ -6,7 +6,6 @@ See docs/subsystems/heavy_ranker.md#inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,17 +62,15 @@ def history_of(
 
 
 def candidates_of(
-    posts: Sequence[Post | None],
+    tokens: Ints,
     author_ids: npt.NDArray[np.int64],
     features: Floats,
-    vocab: int,
-    length: int,
     buckets: int,
 ) -> CandidateInputs:
-    """One viewer's candidates: the shown posts' texts (the original's, for a repost),
-    their authors and light features, as a batch of one."""
+    """One viewer's candidates: the shown posts' tokens (the original's, for a repost:
+    `token_matrix`), their authors and light features, as a batch of one."""
     return CandidateInputs(
-        tokens=token_matrix(posts, vocab, length)[None],
+        tokens=tokens[None],
         authors=author_buckets(author_ids, buckets)[None],
         features=np.asarray(features, dtype=np.float32)[None],
     )

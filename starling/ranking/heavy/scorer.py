@@ -23,6 +23,7 @@ from starling.ranking.heavy.inputs import candidates_of, history_of
 from starling.ranking.heavy.model import HeavyModel, models_in
 from starling.ranking.heavy.posts import shown_in
 from starling.ranking.heavy.score import ScoreWeights, final_scores
+from starling.ranking.heavy.tokens import TokenRows, post_tokens
 from starling.world.engagement import ACTIONS
 
 
@@ -58,6 +59,7 @@ class HeavyRanker(Scorer[Query]):
         self.models = models
         self.histories = histories
         self.weights = weights
+        self._tokens: tuple[tuple[int, int], TokenRows] | None = None  # per (vocab, length)
 
     def score(self, query: Query, candidates: Candidates) -> Scores:
         prediction = self.predict(query, candidates)
@@ -101,13 +103,21 @@ class HeavyRanker(Scorer[Query]):
         authors = np.array(
             [post.author_id if post is not None else 0 for post in shown], dtype=np.int64
         )
-        inputs = candidates_of(
-            shown, authors, features, c.vocab, c.text_length,
-            c.author_buckets,
-        )  # fmt: skip
+        tokens = self._token_rows(c.vocab, c.text_length).of(shown)
+        inputs = candidates_of(tokens, authors, features, c.author_buckets)
         probabilities = model.predict(history, inputs)[0]
         scores = final_scores(probabilities, ~in_network(candidates), authors, self.weights)
         return Prediction(model.version, probabilities, scores)
+
+    def _token_rows(self, vocab: int, length: int) -> TokenRows:
+        """The candidates' tokens, kept per post for the model's vocabulary and length."""
+        kept = self._tokens
+        if kept is None or kept[0] != (vocab, length):
+            rows = TokenRows(
+                lambda post: post_tokens(post.text, post.hashtags, vocab, length), length
+            )
+            kept = self._tokens = ((vocab, length), rows)
+        return kept[1]
 
 
 def _features(model: HeavyModel, candidates: Candidates) -> npt.NDArray[np.float32]:
