@@ -100,10 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = communities(graph.follower, graph.followee, ClusterParams(), "bench", progress=True)
     vectors = PostVectors()
     vectors.reset(model, now)
-    for post, liker, at in zip(
-        recent.post.tolist(), recent.account.tolist(), recent.time.tolist(), strict=True
-    ):
-        vectors.add_like(post, liker, at)
+    vectors.add_likes(recent.post, recent.account, recent.time)
 
     started = time.perf_counter()
     trained = embeddings(graph, TrainParams(), "bench", progress=True)

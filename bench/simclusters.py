@@ -1,8 +1,8 @@
-"""SimClusters on the bench world: the job's time, likes applied per second (one at a
-time, as the worker applies live likes, and in one batch, as it rebuilds on start),
-candidate query latency, and quality against the world's hidden truth (which the job
-never reads): purity of KnownFor clusters and of InterestedIn against the planted home
-communities, and the share of a viewer's candidates written in its home community.
+"""SimClusters on the bench world: the job's time, likes applied per second (in the
+worker's batches of the log, as it applies live likes, and in one batch, as it rebuilds
+on start), candidate query latency, and quality against the world's hidden truth (which
+the job never reads): purity of KnownFor clusters and of InterestedIn against the planted
+home communities, and the share of a viewer's candidates written in its home community.
 Run: python -m bench.simclusters.
 """
 
@@ -26,6 +26,7 @@ from starling.simclusters.posts import PostVectors
 from starling.simclusters.train import TrainParams, compute, read_follows
 from starling.simclusters.versions import directory_in, new_version, save_version
 from starling.store.sqlite import SqliteStore
+from starling.workers.base import EventWorker
 from starling.world.truth import load_truth
 
 LIKES = (
@@ -71,17 +72,19 @@ def quality(model: Communities, truth: Truth) -> dict[str, float]:
 def replay_likes(
     path: str, posts: PostVectors, rebuilt: PostVectors, count: int
 ) -> tuple[float, float, dict[int, int]]:
-    """Applies the newest `count` likes, oldest first, one at a time to `posts` (the
-    worker's live path) and in one batch to `rebuilt` (its rebuild on start); returns
-    likes/s of each and post authors."""
+    """Applies the newest `count` likes, oldest first, to `posts` in the worker's batches
+    (its live path) and to `rebuilt` in one batch (its rebuild on start); returns likes/s
+    of each and post authors."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     rows = db.execute(LIKES, (count,)).fetchall()[::-1]
     db.close()
-    started = time.perf_counter()
-    for post, liker, at, _ in tqdm(rows, desc="likes", unit=" likes", unit_scale=True):
-        posts.add_like(post, liker, at)
-    live_s = time.perf_counter() - started
     post_ids, liker_ids, at_ms, _ = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
+    batch = EventWorker.batch_size
+    started = time.perf_counter()
+    for start in tqdm(range(0, len(rows), batch), desc="likes", unit=" batches"):
+        part = slice(start, start + batch)
+        posts.add_likes(post_ids[part], liker_ids[part], at_ms[part])
+    live_s = time.perf_counter() - started
     started = time.perf_counter()
     rebuilt.add_likes(post_ids, liker_ids, at_ms)
     rebuild_s = time.perf_counter() - started

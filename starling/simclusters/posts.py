@@ -85,29 +85,20 @@ class PostVectors:
         self.table = PostTable(model, self.params, now_ms)
 
     def add_like(self, post_id: int, liker_id: int, at_ms: int) -> bool:
-        """Adds the liker's InterestedIn to the post's vector; False when already applied
-        (re-delivery) or when there is no table or interest to add."""
-        table = self.table
-        if table is None or not self._applied.first_time((post_id, liker_id)):
-            return False
-        interest = table.model.dense_interest(liker_id)
-        if not interest.any():
-            return False
-        self._rebase_for(table, at_ms)
-        slots = self._place(table, np.array([post_id]), np.array([at_ms]))
-        self._merge(table, slots, interest[None] * self._boost(table, np.array([at_ms])))
-        self._update_tops(table, int(slots[0]), post_id)
-        return True
+        """One like, as a batch of one; False when already applied (re-delivery) or when
+        there is no table or interest to add."""
+        one = (np.array([post_id]), np.array([liker_id]), np.array([at_ms]))
+        return self.add_likes(*one) == 1
 
     def add_likes(self, post_ids: Ids, liker_ids: Ids, at_ms: Ids) -> int:
-        """Adds many likes at once (a rebuild) in a few array operations, as `add_like` for
-        each in time order would, but exactly; returns how many were added.
+        """Adds many likes at once (a batch of the log, or a rebuild) in a few array
+        operations; returns how many were added.
 
         Already applied (post, liker) pairs and repeats within the batch count once (the
         earliest), and all are remembered against re-delivery. Each post's added likes are
-        summed before its vector is cut to `width` clusters, where `add_like` cuts after
-        every like: the sum is the exact version of what the one-by-one cuts approximate
-        (the same vectors when no cut happens). See `_place` for the slots."""
+        summed before its vector is cut to `width` clusters: smaller batches cut more
+        often, and a whole rebuild in one batch is the exact sum (the same vectors
+        whatever the batches when no cut happens). See `_place` for the slots."""
         table = self.table
         if table is None or not len(post_ids):
             return 0
@@ -211,23 +202,10 @@ class PostVectors:
         padded[:, :width] = np.where(weights > 0, weights, 0.0)
         table.clusters[slots], table.weights[slots] = clusters, padded
 
-    def _update_tops(self, table: PostTable, slot: int, post_id: int) -> None:
-        """Puts the post's new weight in each of its clusters' top lists (bumping the
-        weakest entry when it is not there yet)."""
-        for cluster, weight in zip(table.clusters[slot], table.weights[slot], strict=True):
-            if cluster < 0:
-                break
-            posts, scores = table.top_post[cluster], table.top_score[cluster]
-            found = np.flatnonzero(posts == post_id)
-            entry = int(found[0]) if found.size else int(np.argmin(scores))
-            if found.size or weight > scores[entry]:
-                posts[entry], scores[entry] = post_id, weight
-                table.top_slot[cluster, entry] = slot
-
     def _rebuild_tops(self, table: PostTable, slots: Ids) -> None:
-        """`_update_tops` for many posts at once: puts the posts at these slots in their
-        clusters' top lists with their current weights, each list touched keeping its
-        `top_per_cluster` heaviest posts, each once."""
+        """Puts the posts at these slots in their clusters' top lists with their current
+        weights, each list touched keeping its `top_per_cluster` heaviest posts, each
+        once."""
         size = self.params.top_per_cluster
         held = table.clusters[slots] >= 0
         rows = np.nonzero(held)[0]

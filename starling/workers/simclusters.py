@@ -1,18 +1,20 @@
 """SimClusters worker: post vectors from likes as they happen.
 
 Each LikeCreated adds the liker's InterestedIn vector (of the newest communities) to the
-post's vector and its clusters' top posts (simclusters/posts.py). Re-delivered likes are
-recognised by their (post, liker) pair, so a batch applied twice changes nothing. When a
-newer communities version appears (and on start), the vectors start afresh on it (cluster
-numbers differ between versions), rebuilt from the store's likes of the window in one
-batch (`PostVectors.add_likes`); a like both rebuilt and delivered by the log counts
-once. The vectors live in this process: the worker runs in the serving process, whose
-candidate source reads them. See docs/subsystems/simclusters.md.
+post's vector and its clusters' top posts (simclusters/posts.py), a batch's likes in one
+call (`PostVectors.add_likes`). Re-delivered likes are recognised by their (post, liker)
+pair, so a batch applied twice changes nothing. When a newer communities version appears
+(and on start), the vectors start afresh on it (cluster numbers differ between versions),
+rebuilt from the store's likes of the window in one batch; a like both rebuilt and
+delivered by the log counts once. The vectors live in this process: the worker runs in
+the serving process, whose candidate source reads them. See docs/subsystems/simclusters.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+import numpy as np
 
 from starling.engagements import EngagementKind, Engagements
 from starling.eventlog.base import EventLog
@@ -48,9 +50,12 @@ class SimClustersWorker(EventWorker):
 
     def apply(self, events: list[Event]) -> None:
         self.tick()
-        for event in events:
-            if isinstance(event, LikeCreated):
-                self.posts.add_like(event.post_id, event.actor_id, event.created_at)
+        likes = [
+            (e.post_id, e.actor_id, e.created_at) for e in events if isinstance(e, LikeCreated)
+        ]
+        if likes:
+            post_ids, liker_ids, at_ms = np.array(likes, dtype=np.int64).T
+            self.posts.add_likes(post_ids, liker_ids, at_ms)
 
     def tick(self) -> None:
         """Moves to the newest communities version."""
