@@ -49,8 +49,8 @@ class SimClustersReader:
         return out
 
     def _engager_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
-        """One read of the real graph: every engagement with the batch's posts, each
-        adding its engager's InterestedIn once."""
+        """Each post's sum of its engagers' InterestedIn in the real graph, kept across
+        requests until the post's edges change (ranking/engagers.py)."""
         if self.engagers is None:
             return np.zeros(len(post_ids))
         vectors = self.engagers.sums(
