@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from starling.ads import cli as ads_cli
 from starling.config import Settings, scaled_thresholds
+from starling.training import TOO_LITTLE_DATA, TooLittleData
 from starling.workers.registry import WORKERS, cannot_run_alone
 
 DEMO_VIEWERS = 300  # the demo's light ranker trains on their impressions in seconds
@@ -34,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except TooLittleData as exc:  # a new instance: a clear line, no traceback
+        print(f"starling: {exc}", file=sys.stderr)
+        return TOO_LITTLE_DATA
     return result
 
 

@@ -60,7 +60,8 @@ CACHE_DEGRADED = Counter(
 )
 JOB_RUNS = Counter(
     "starling_job_runs",
-    "Runs of each scheduled job, by outcome (success: it wrote a new version)",
+    "Runs of each scheduled job, by outcome (success: it wrote a new version;"
+    " too_little_data: the store had too little to learn from yet; failure)",
     ["job", "outcome"],
     registry=REGISTRY,
 )

@@ -27,6 +27,7 @@ from starling.jobs.schedule import BACKOFF_FIRST_S, Schedule
 from starling.jobs.scheduler import Scheduler, in_background
 from starling.simclusters.index import open_index
 from starling.store.sqlite import SqliteStore
+from starling.training import TOO_LITTLE_DATA
 from starling.twhin.embeddings import newest
 from starling.world import generate
 
@@ -161,8 +162,10 @@ def test_a_due_job_runs_once_in_a_child_and_the_server_serves_its_version(
 def test_a_failing_child_is_logged_and_retried_after_a_back_off(
     tmp_path: Path, stop: threading.Event
 ) -> None:
-    # No graph to cluster: the job's child process fails.
-    settings = Settings(data_dir=tmp_path / "empty", job_embeddings_interval_s=0)
+    # A store that is no database: the job's child process fails.
+    settings = Settings(data_dir=tmp_path / "broken", job_embeddings_interval_s=0)
+    settings.data_dir.mkdir()
+    settings.store_path.write_bytes(b"not a database" * 100)
     out, clock = io.StringIO(), Clock(time.time())
     scheduler = _scheduler(settings, clock, out)
     failures = _runs("simclusters", "failure")
@@ -170,12 +173,36 @@ def test_a_failing_child_is_logged_and_retried_after_a_back_off(
     assert scheduler.check(stop) == ["simclusters"]
 
     log = out.getvalue()
-    assert "simclusters: ValueError" in log  # the child's own error, relayed
     assert "simclusters: failed after" in log and "(exit status 1); retrying in 60 s" in log
     assert _runs("simclusters", "failure") == failures + 1
     assert scheduler.check(stop) == []
     clock.now += BACKOFF_FIRST_S
     assert [job.name for job in scheduler.schedule.due()] == ["simclusters"]
+
+
+def test_a_new_instance_has_too_little_data_which_is_no_failure(
+    tmp_path: Path, stop: threading.Event, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    for model in ("simclusters", "embeddings"):
+        assert main(["train", model, "--data-dir", str(empty)]) == TOO_LITTLE_DATA
+        assert "starling: " in capsys.readouterr().err  # one clear line, no traceback
+    out, clock = io.StringIO(), Clock(time.time())
+    scheduler = _scheduler(Settings(data_dir=empty), clock, out)
+    failures, waits = _runs("simclusters", "failure"), _runs("simclusters", "too_little_data")
+
+    assert scheduler.check(stop) == ["simclusters", "embeddings"]
+
+    log = out.getvalue()
+    assert "Traceback" not in log and "failed" not in log
+    assert "simclusters: starling: 0 accounts have" in log  # the child's line, relayed
+    assert "simclusters: too little data yet; trying again in 60 s" in log
+    assert "embeddings: too little data yet; trying again in 60 s" in log
+    assert _runs("simclusters", "failure") == failures
+    assert _runs("simclusters", "too_little_data") == waits + 1
+    assert scheduler.check(stop) == []  # backed off as a failure would be
+    clock.now += BACKOFF_FIRST_S
+    assert len(scheduler.schedule.due()) == 2
 
 
 def test_back_off_doubles_until_a_run_writes_a_version(

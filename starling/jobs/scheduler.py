@@ -1,6 +1,7 @@
 """Runs the due jobs, one at a time, in the one process that holds the data dir's lock:
 on a thread of `starling serve` (each API process of `starling up` tries; one wins) or in
-the foreground of `starling jobs`. A failed run is logged and retried after a back-off;
+the foreground of `starling jobs`. A failed run is logged and retried after a back-off,
+as is a run that found too little data (a new instance), without counting a failure;
 nothing a job does stops the server. See docs/subsystems/jobs.md."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starling.jobs.job import Job, jobs_of
 from starling.jobs.listing import duration
 from starling.jobs.lock import ScheduleLock, lock_path
 from starling.jobs.schedule import Schedule
+from starling.training import TOO_LITTLE_DATA
 
 # How often the schedule is checked (and the lock tried): the jobs' intervals are hours.
 # A server's first check waits as long, so training does not compete with its warm-up.
@@ -87,6 +89,10 @@ class Scheduler:
             self._say(f"{job.name}: done in {took:.1f} s, next in {duration(job.interval_s)}")
             return
         retry_s = self.schedule.failed(job)
+        if status == TOO_LITTLE_DATA:  # a new instance: not a fault, tried again the same way
+            metrics.JOB_RUNS.labels(job.name, "too_little_data").inc()
+            self._say(f"{job.name}: too little data yet; trying again in {duration(retry_s)}")
+            return
         metrics.JOB_RUNS.labels(job.name, "failure").inc()
         self._say(f"{job.name}: failed after {took:.1f} s ({why}); retrying in {duration(retry_s)}")
 

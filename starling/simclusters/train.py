@@ -26,6 +26,7 @@ from tqdm import tqdm
 from starling.simclusters.communities import Communities, Ids
 from starling.simclusters.versions import new_version, save_version
 from starling.store.base import Store
+from starling.training import TooLittleData
 
 FOLLOW_CHUNK = 1_000_000
 
@@ -63,24 +64,30 @@ def read_follows(store: Store, *, progress: bool) -> tuple[Ids, Ids]:
 def compute(
     follower: Ids, followee: Ids, params: TrainParams, version: str, *, progress: bool = False
 ) -> Communities:
-    steps = tqdm(total=4, desc="simclusters", disable=not progress)
-    with _step(steps, "follow matrix"):
-        producer_ids, producer_of = _producers(followee, params.min_followers)
-        kept = producer_of >= 0
-        consumer_ids, consumer_of = np.unique(follower[kept], return_inverse=True)
-        follows = _binary(consumer_of, producer_of[kept], (consumer_ids.size, producer_ids.size))
-    clusters = _cluster_count(producer_ids.size, params)
-    with _step(steps, "producer embedding"):
-        embedding = _embed(follows, params, clusters)
-    with _step(steps, "clustering"):
-        known_for, score = _cluster(embedding, clusters, params.seed)
-    with _step(steps, "interested in"):
-        known = sp.csr_matrix(
-            (score, (np.arange(producer_ids.size), known_for)),
-            shape=(producer_ids.size, clusters),
-        )
-        interests = _top_per_row(follows @ known, params.interests_per_consumer)
-    steps.close()
+    with tqdm(total=4, desc="simclusters", disable=not progress) as steps:
+        with _step(steps, "follow matrix"):
+            producer_ids, producer_of = _producers(followee, params.min_followers)
+            if producer_ids.size < 2:  # two communities at least
+                raise TooLittleData(
+                    f"{producer_ids.size} accounts have {params.min_followers} or more followers:"
+                    " communities need 2"
+                )
+            kept = producer_of >= 0
+            consumer_ids, consumer_of = np.unique(follower[kept], return_inverse=True)
+            follows = _binary(
+                consumer_of, producer_of[kept], (consumer_ids.size, producer_ids.size)
+            )
+        clusters = _cluster_count(producer_ids.size, params)
+        with _step(steps, "producer embedding"):
+            embedding = _embed(follows, params, clusters)
+        with _step(steps, "clustering"):
+            known_for, score = _cluster(embedding, clusters, params.seed)
+        with _step(steps, "interested in"):
+            known = sp.csr_matrix(
+                (score, (np.arange(producer_ids.size), known_for)),
+                shape=(producer_ids.size, clusters),
+            )
+            interests = _top_per_row(follows @ known, params.interests_per_consumer)
     return Communities(
         version=version,
         clusters=clusters,

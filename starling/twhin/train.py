@@ -27,6 +27,7 @@ from tqdm import tqdm
 from starling.artifacts import new_version
 from starling.engagements import EngagementKind, Engagements
 from starling.store.base import Store
+from starling.training import TooLittleData
 from starling.twhin.embeddings import Embeddings, Ids, artifacts_in
 
 CHUNK = 1_000_000
@@ -83,6 +84,8 @@ def read_graph(store: Store, *, progress: bool) -> Graph:
 
 
 def compute(graph: Graph, params: TrainParams, version: str, progress: bool = False) -> Embeddings:
+    if not graph.follower.size and not graph.engagements.size:
+        raise TooLittleData("no follows or engagements to embed yet")
     steps = tqdm(total=3, desc="embeddings", disable=not progress)
     engaged = graph.engagements
     ids = np.unique(
