@@ -19,8 +19,8 @@ that served and the slow source's quality factor. The engager sums (SimClusters'
 TwHIN's, kept per post until its edges change) are reported as the share of posts served
 kept: across distinct viewers (the first pass, from empty) and in each part; the plain
 pipeline is measured once more with nothing kept (every post summed afresh, the worst
-case). `--blas-threads` caps the BLAS pool
-(the heavy ranker's matrix products) for the run.
+case). `--blas-threads` caps the BLAS pool (the heavy ranker's matrix products) for the
+run.
 Run: python -m bench.foryou_latency [--blas-threads 1,0].
 """
 
@@ -272,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parts = [k for k in results if k.startswith(("pipeline", "degraded"))]
     rows = [[k, shown(v)] for part in parts for k, v in _flat(part, results)]
     rows += [[k, shown(v)] for k, v in results["pages"].items()]
+    shared = results["engager_sums_kept_across_viewers"]
+    rows.append(["engager sums kept across viewers (one pass, from empty)", shown(shared)])
     print(markdown_table(["figure", "value"], rows))
     print(f"\nfed: {results['fed']}")
     print(f"\nresults: {write_results('foryou_latency', results)}")
