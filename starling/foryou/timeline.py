@@ -54,6 +54,7 @@ from starling.mixer.in_network import EnsureTimeline, InNetworkSource
 from starling.mixer.ladder import CHRONOLOGICAL, Rung
 from starling.mixer.latency import Clock as Timer
 from starling.mixer.posts import PostRecords
+from starling.mixer.records import KeptRecords
 from starling.model import Post
 from starling.ranking.stages import RankingInputs, RankingStages
 from starling.store.base import Store
@@ -107,6 +108,7 @@ class ForYouTimeline:
         self.budget_scale = budget_scale
         self.ads = ads  # the mixer pipeline's ads step, on every page served
         self.ranking = RankingStages(ranking or RankingInputs(), clock, store)
+        self.records = KeptRecords(store)  # the pipeline's; pages re-read theirs
         in_network = InNetworkSource(
             store, cache, activity, ensure_timeline, candidates=IN_NETWORK_CANDIDATES
         )
@@ -118,7 +120,10 @@ class ForYouTimeline:
         self.candidate_runner = Runner(self._pipeline(sources, serving=False), clock=timer)
         self.readers = RecentReaders(clock)
         self._page_filters: list[Filter[Query]] = [NotServed(cache.served), NotSeen(cache.seen)]
+        # A kept list's page may have been ranked before its authors were hidden; the
+        # pipeline's own page only on kept records, which may miss a deletion.
         self._page_checks: list[Filter[Query]] = [Live(), NotHidden(store)]
+        self._first_page_checks: list[Filter[Query]] = [Live()]
         self._keeper = ThreadPoolExecutor(1, thread_name_prefix="for_you-keeper")
         self._kept: Future[None] | None = None
 
@@ -132,7 +137,7 @@ class ForYouTimeline:
             query_hydrators=[FollowSet(store)],
             sources=sources,
             hydrators=[
-                PostRecords(store),
+                PostRecords(self.records),
                 *self.ranking.hydrators,
             ],
             filters=[
@@ -211,7 +216,8 @@ class ForYouTimeline:
         if not newer and ranking != CHRONOLOGICAL:  # a degraded list is not worth keeping
             kept = RankedList(ranking, mixed.scored, self.clock())
             self._keep_later(viewer_id, kept)
-        page = self._with_ads(query, mixed.candidates, mixed)
+        page = self._reread(query, mixed.candidates, self._first_page_checks)
+        page = self._with_ads(query, page, mixed)
         self._record_served(viewer_id, page, ranking)
         return Served(page, ranking, kept)
 
@@ -226,12 +232,7 @@ class ForYouTimeline:
             if len(rest):
                 rest = rest.take(check.keep(query, rest))
         page = rest.take(RankedPage().select(query, rest)) if len(rest) else rest
-        if len(page):
-            page = PostRecords(self.store).hydrate(query, page)
-        for check in self._page_checks:
-            if len(page):
-                page = page.take(check.keep(query, page))
-        page = self._with_ads(query, page)
+        page = self._with_ads(query, self._reread(query, page, self._page_checks))
         ranking = STALE if stale else listed.tier
         self._record_served(viewer_id, page, ranking, listed.tier)
         return Served(page, ranking, listed)
@@ -295,6 +296,18 @@ class ForYouTimeline:
         self.candidate_runner.close()
         if self.ads is not None:
             self.ads.close()
+
+    def _reread(
+        self, query: Query, page: Candidates, checks: Sequence[Filter[Query]]
+    ) -> Candidates:
+        """The page with its records read afresh from the store (one call, and the
+        kept records replaced), less the rows a check drops."""
+        if len(page):
+            page = PostRecords(self.records.fresh).hydrate(query, page)
+        for check in checks:
+            if len(page):
+                page = page.take(check.keep(query, page))
+        return page
 
     def _with_ads(
         self, query: Query, organic: Candidates, mixed: Mixed[Query] | None = None

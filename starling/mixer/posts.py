@@ -11,17 +11,18 @@ import numpy as np
 from starling.mixer.candidates import Candidates, Records
 from starling.mixer.components import Hydrator
 from starling.mixer.query import Query
+from starling.mixer.records import PostReader
 from starling.model import Post
-from starling.store.base import Store
 
 
 class PostRecords(Hydrator[Query]):
     """Rows whose post is not found keep `None`; a filter drops them. The originals are
-    read here once, for every filter that judges a repost by its original."""
+    read here once, for every filter that judges a repost by its original. The reader is
+    the store, or records kept in front of it (records.KeptRecords)."""
 
     id = "posts"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: PostReader) -> None:
         self.store = store
 
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:

@@ -1,0 +1,81 @@
+"""Post records kept in process for ranking: the last posts read, by id, in front of the
+store. A post's record changes only when the post is deleted (no post is edited; counts
+are served from the counters), so a kept record can only be behind on a deletion; a page
+is re-read from the store before it is served, which is where a deletion must be seen
+(`fresh`). See docs/subsystems/foryou.md."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Protocol
+
+from starling.model import Post
+
+KEPT_POSTS = 131_072  # ~50 MB; what a few minutes of candidates across viewers span
+
+
+class PostReader(Protocol):
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+        """Includes tombstoned posts (deleted_at set); callers filter."""
+
+
+class KeptRecords:
+    """The newest `capacity` records read (oldest dropped first); 0 keeps none. Reads are
+    lock-free dict lookups; only inserting takes the lock."""
+
+    def __init__(self, store: PostReader, capacity: int = KEPT_POSTS) -> None:
+        self.store = store
+        self.capacity = capacity
+        self._kept: OrderedDict[int, Post] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.fresh = _FreshRecords(self)
+
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+        kept = self._kept
+        found: dict[int, Post] = {}
+        missing: list[int] = []
+        for post_id in ids:
+            post = kept.get(post_id)
+            if post is None:
+                missing.append(post_id)
+            else:
+                found[post_id] = post
+        self.hits += len(found)
+        self.misses += len(missing)
+        if missing:
+            read = self.store.get_posts(missing)
+            self.keep(read.values())
+            found |= read
+        return found
+
+    def keep(self, posts: Iterable[Post]) -> None:
+        """Keeps (or replaces) these records, dropping the oldest beyond capacity."""
+        if not self.capacity:
+            return
+        with self._lock:
+            kept = self._kept
+            for post in posts:
+                kept[post.id] = post
+                kept.move_to_end(post.id)  # a replaced record counts as the newest
+            while len(kept) > self.capacity:
+                kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+class _FreshRecords:
+    """Reads from the store and replaces what was kept for those posts, so a deletion
+    seen here is not ranked again."""
+
+    def __init__(self, records: KeptRecords) -> None:
+        self._records = records
+
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+        read = self._records.store.get_posts(ids)
+        self._records.keep(read.values())
+        return read
