@@ -16,11 +16,11 @@ each stage passed on and the ranking tiers; and the next page served from the ke
 (b) Adds a source whose latency grows with what it is asked for (20 ms for its usual 750)
 and makes the heavy ranker 30 ms slower, and reports the same figures, with the tiers
 that served and the slow source's quality factor. The engager sums (SimClusters' and
-TwHIN's, kept per post until its edges change) are reported as the share of posts served
-kept: across distinct viewers (the first pass, from empty) and in each part; the plain
-pipeline is measured once more with nothing kept (every post summed afresh, the worst
-case). `--blas-threads` caps the BLAS pool (the heavy ranker's matrix products) for the
-run.
+TwHIN's, kept per post until its edges change) and the post records (kept in front of
+the store) are reported as the share of posts served kept: across distinct viewers (the
+first pass, from empty) and in each part; the plain pipeline is measured once more with
+nothing kept (every post summed afresh and read from the store, the worst case).
+`--blas-threads` caps the BLAS pool (the heavy ranker's matrix products) for the run.
 Run: python -m bench.foryou_latency [--blas-threads 1,0].
 """
 
@@ -48,7 +48,9 @@ from starling.mixer import Candidates, Page, Query, Scorer, Source
 from starling.mixer.budgets import PHASES
 from starling.mixer.candidates import Scores
 from starling.mixer.ladder import Rung
+from starling.mixer.posts import PostRecords
 from starling.mixer.quality import scaled
+from starling.mixer.records import KEPT_POSTS, KeptRecords
 from starling.ranking.columns import Ids, Matrix
 from starling.ranking.engagers import EngagerSums, VectorsOf, WeightOf, engager_sums
 from starling.ranking.heavy import train as heavy_train
@@ -182,28 +184,34 @@ class NeverKept(EngagerSums):
         return engager_sums(self.graph.snapshot(), post_ids, vectors_of, weight_of, dims)
 
 
-def keep_engager_sums(for_you: ForYouTimeline, kept: bool) -> None:
-    """Each reader's engager sums kept (a fresh ring) or never kept."""
+def keep(for_you: ForYouTimeline, kept: bool) -> None:
+    """Each reader's engager sums and the pipeline's post records kept (afresh, from
+    empty) or never kept."""
     inputs = for_you.ranking.inputs
     for reader in (inputs.simclusters, inputs.twhin):
         if reader.engagers is not None:
             graph = reader.engagers.graph
             reader.engagers = EngagerSums(graph) if kept else NeverKept(graph)
+    posts = next(h for h in for_you.pipeline.hydrators if isinstance(h, PostRecords))
+    records = KeptRecords(for_you.store, KEPT_POSTS if kept else 0)
+    for_you.records = posts.store = records
 
 
-def kept_and_summed(for_you: ForYouTimeline) -> Counts:
-    """Posts whose engager sums were served kept, and summed afresh, so far."""
-    found: Counts = np.array([[s.hits, s.misses] for s in engager_caches(for_you)]).sum(axis=0)
+def kept_and_read(for_you: ForYouTimeline) -> Counts:
+    """Kept and read afresh so far: [engager sums, post records] x [kept, read]."""
+    sums = [[s.hits, s.misses] for s in engager_caches(for_you)]
+    found: Counts = np.array([np.sum(sums, axis=0), [for_you.records.hits, for_you.records.misses]])
     return found
 
 
-def kept_share(before: Counts, after: Counts) -> float:
-    kept, summed = after - before
-    return float(kept / max(kept + summed, 1))
+def kept_share(before: Counts, after: Counts) -> dict[str, float]:
+    kept, read = (after - before).T
+    shares = kept / np.maximum(kept + read, 1)
+    return {"engager_sums": float(shares[0]), "post_records": float(shares[1])}
 
 
 def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict[str, Any]:
-    before = kept_and_summed(for_you)
+    before = kept_and_read(for_you)
     totals: list[float] = []
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
     steps: dict[str, list[float]] = {}
@@ -234,7 +242,7 @@ def measure(for_you: ForYouTimeline, picked: Sequence[int], rounds: int) -> dict
         "tiers": dict(tiers),
         "over_budget_share": {p: n / runs for p, n in over.items()},
         "quality_factor": {s: q.value for s, q in for_you.runner.quality.items()},
-        "engager_sums_kept_share": kept_share(before, kept_and_summed(for_you)),
+        "kept_share": kept_share(before, kept_and_read(for_you)),
     }
 
 
@@ -272,8 +280,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parts = [k for k in results if k.startswith(("pipeline", "degraded"))]
     rows = [[k, shown(v)] for part in parts for k, v in _flat(part, results)]
     rows += [[k, shown(v)] for k, v in results["pages"].items()]
-    shared = results["engager_sums_kept_across_viewers"]
-    rows.append(["engager sums kept across viewers (one pass, from empty)", shown(shared)])
+    shared = results["kept_across_viewers"]
+    rows.append(["kept across viewers (one pass, from empty)", shown(shared)])
     print(markdown_table(["figure", "value"], rows))
     print(f"\nfed: {results['fed']}")
     print(f"\nresults: {write_results('foryou_latency', results)}")
@@ -287,16 +295,16 @@ def run(data_dir: Path, args: argparse.Namespace, caps: list[int | None]) -> dic
         fed = feed(runtime)
         picked = [v for v, _ in viewers(runtime.store, data_dir, args.viewers, args.seed)]
         plain = timeline(runtime, degraded=False)
-        before = kept_and_summed(plain)
+        before = kept_and_read(plain)
         for viewer in tqdm(picked, desc="build timelines", unit="viewer"):
             plain.mix(Query(viewer, Page(limit=PAGE_SIZE)))
-        # One pass from empty: how many posts' engager sums distinct viewers share.
-        shared = kept_share(before, kept_and_summed(plain))
+        # One pass from empty: how much distinct viewers share.
+        shared = kept_share(before, kept_and_read(plain))
         results: dict[str, Any] = {
             "size": args.size,
             "viewers": len(picked),
             "fed": fed,
-            "engager_sums_kept_across_viewers": shared,
+            "kept_across_viewers": shared,
             "budget_scale": runtime.settings.foryou_budget_scale,
             "budget_ms": {p: s * 1000 for p, s in plain.pipeline.budgets.phases.items()}
             if plain.pipeline.budgets
@@ -308,9 +316,9 @@ def run(data_dir: Path, args: argparse.Namespace, caps: list[int | None]) -> dic
                     plain, picked, args.rounds
                 )
         with threadpool_limits(limits=caps[0]):
-            keep_engager_sums(plain, kept=False)
-            results["pipeline, engager sums never kept"] = measure(plain, picked, args.rounds)
-            keep_engager_sums(plain, kept=True)
+            keep(plain, kept=False)
+            results["pipeline, nothing kept"] = measure(plain, picked, args.rounds)
+            keep(plain, kept=True)
         with threadpool_limits(limits=caps[0]):
             results["pages"] = next_pages(plain, picked)
             slow = timeline(runtime, degraded=True)
