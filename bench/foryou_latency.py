@@ -19,7 +19,8 @@ that served and the slow source's quality factor. The engager sums (SimClusters'
 TwHIN's, kept per post until its edges change) and the post records (kept in front of
 the store) are reported as the share of posts served kept: across distinct viewers (the
 first pass, from empty) and in each part; the plain pipeline is measured once more with
-nothing kept (every post summed afresh and read from the store, the worst case).
+nothing kept (every post summed afresh, every record and author's counts read from the
+store: the worst case).
 `--blas-threads` caps the BLAS pool (the heavy ranker's matrix products) for the run.
 Run: python -m bench.foryou_latency [--blas-threads 1,0].
 """
@@ -42,11 +43,13 @@ from tqdm import tqdm
 from bench.common import machine, markdown_table, milliseconds, shown, write_results
 from bench.realgraph import viewers
 from bench.world import bench_data_dir, bench_settings, world_arguments
+from starling.foryou.hydrators import KEPT_AUTHORS, AuthorFollowers
 from starling.foryou.sources import OUT_OF_NETWORK_CANDIDATES
 from starling.foryou.timeline import PAGE_SIZE, ForYouTimeline
 from starling.mixer import Candidates, Page, Query, Scorer, Source
 from starling.mixer.budgets import PHASES
 from starling.mixer.candidates import Scores
+from starling.mixer.kept import Kept
 from starling.mixer.ladder import Rung
 from starling.mixer.posts import PostRecords
 from starling.mixer.quality import scaled
@@ -185,8 +188,8 @@ class NeverKept(EngagerSums):
 
 
 def keep(for_you: ForYouTimeline, kept: bool) -> None:
-    """Each reader's engager sums and the pipeline's post records kept (afresh, from
-    empty) or never kept."""
+    """Each reader's engager sums, the pipeline's post records and authors' counts kept
+    (afresh, from empty) or never kept."""
     inputs = for_you.ranking.inputs
     for reader in (inputs.simclusters, inputs.twhin):
         if reader.engagers is not None:
@@ -195,6 +198,10 @@ def keep(for_you: ForYouTimeline, kept: bool) -> None:
     posts = next(h for h in for_you.pipeline.hydrators if isinstance(h, PostRecords))
     records = KeptRecords(for_you.store, KEPT_POSTS if kept else 0)
     for_you.records = posts.store = records
+    counts = next(
+        h for h in for_you.pipeline.post_filter_hydrators if isinstance(h, AuthorFollowers)
+    )
+    counts.kept = Kept(KEPT_AUTHORS if kept else 0)
 
 
 def kept_and_read(for_you: ForYouTimeline) -> Counts:

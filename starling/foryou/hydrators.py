@@ -1,18 +1,20 @@
 """For You's feature hydrators, each one batched read for the whole candidate batch:
-engagement counts from the sharded counters, the authors' follower counts from the store.
-See docs/subsystems/foryou.md.
+engagement counts from the sharded counters, the authors' follower counts from the store
+(kept a minute). See docs/subsystems/foryou.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from starling.cache.base import Counters
 from starling.cache.errors import CacheUnavailable, degraded
+from starling.ids import now_ms
 from starling.mixer.candidates import Candidates, Ids, Scores
 from starling.mixer.components import Hydrator
+from starling.mixer.kept import Kept
 from starling.mixer.query import Query
 from starling.model import FAVOURITES, REBLOGS
 from starling.realgraph.arrays import lookup
@@ -41,23 +43,44 @@ class EngagementCounts(Hydrator[Query]):
         ).with_feature("reblogs", _looked_up(candidates.source_id, reblogs))
 
 
+KEPT_AUTHORS = 131_072
+COUNTS_MAX_AGE_MS = 60_000  # a feature need not be fresher: a count moves little in a minute
+
+# (read at ms, (followers, following, statuses)) per author
+KeptCounts = Kept[tuple[int, tuple[int, int, int]]]
+
+
 class AuthorFollowers(Hydrator[Query]):
-    """Each author's follower, following and post counts, from one read of those three
-    columns for the batch's authors (0 for an author not found)."""
+    """Each author's follower, following and post counts (0 for an author not found):
+    kept in process up to COUNTS_MAX_AGE_MS, the rest read in one call of those three
+    columns for the batch's authors."""
 
     id = "author-followers"
     names = ("author_followers", "author_following", "author_statuses")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], int] = now_ms) -> None:
         self.store = store
+        self.clock = clock
+        self.kept: KeptCounts = Kept(KEPT_AUTHORS)
 
     def hydrate(self, query: Query, candidates: Candidates) -> Candidates:
         authors, where = np.unique(candidates.author_id, return_inverse=True)
-        found = self.store.account_counts(authors.tolist())
-        at, known = lookup(found[:, 0], authors)
-        counts = np.zeros((authors.size, len(self.names)))
-        counts[known] = found[at[known], 1:]
-        return candidates.with_features(self.names, counts[where])
+        now, wanted = self.clock(), authors.tolist()
+        fresh = [
+            k if k is not None and now - k[0] <= COUNTS_MAX_AGE_MS else None
+            for k in self.kept.many(wanted)
+        ]
+        counts = np.array([(0, 0, 0) if k is None else k[1] for k in fresh], np.float64)
+        stale = np.flatnonzero([k is None for k in fresh])
+        if stale.size:
+            found = self.store.account_counts(authors[stale].tolist())
+            at, known = lookup(found[:, 0], authors[stale])
+            read = np.zeros((stale.size, len(self.names)), np.int64)
+            read[known] = found[at[known], 1:]
+            counts[stale] = read
+            rows = [(now, (a, b, c)) for a, b, c in read.tolist()]
+            self.kept.put(zip(authors[stale].tolist(), rows, strict=True))
+        return candidates.with_features(self.names, counts.reshape(-1, len(self.names))[where])
 
 
 def _looked_up(keys: Ids, values: Mapping[int, int]) -> Scores:

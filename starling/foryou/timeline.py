@@ -153,7 +153,7 @@ class ForYouTimeline:
             ],
             post_filter_hydrators=[
                 EngagementCounts(self.cache.counters),
-                AuthorFollowers(store),
+                AuthorFollowers(store, self.clock),
                 *self.ranking.post_filter_hydrators,
             ],
             ranking=self._ranking() if serving else [],

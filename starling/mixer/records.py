@@ -6,11 +6,10 @@ is re-read from the store before it is served, which is where a deletion must be
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Protocol
 
+from starling.mixer.kept import Kept
 from starling.model import Post
 
 KEPT_POSTS = 131_072  # ~50 MB; what a few minutes of candidates across viewers span
@@ -22,24 +21,20 @@ class PostReader(Protocol):
 
 
 class KeptRecords:
-    """The newest `capacity` records read (oldest dropped first); 0 keeps none. Reads are
-    lock-free dict lookups; only inserting takes the lock."""
+    """The newest `capacity` records read (mixer.kept.Kept); 0 keeps none."""
 
     def __init__(self, store: PostReader, capacity: int = KEPT_POSTS) -> None:
         self.store = store
-        self.capacity = capacity
-        self._kept: OrderedDict[int, Post] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Kept[Post] = Kept(capacity)
         self.hits = 0
         self.misses = 0
         self.fresh = _FreshRecords(self)
 
     def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
-        kept = self._kept
+        wanted = list(ids)
         found: dict[int, Post] = {}
         missing: list[int] = []
-        for post_id in ids:
-            post = kept.get(post_id)
+        for post_id, post in zip(wanted, self._kept.many(wanted), strict=True):
             if post is None:
                 missing.append(post_id)
             else:
@@ -53,16 +48,7 @@ class KeptRecords:
         return found
 
     def keep(self, posts: Iterable[Post]) -> None:
-        """Keeps (or replaces) these records, dropping the oldest beyond capacity."""
-        if not self.capacity:
-            return
-        with self._lock:
-            kept = self._kept
-            for post in posts:
-                kept[post.id] = post
-                kept.move_to_end(post.id)  # a replaced record counts as the newest
-            while len(kept) > self.capacity:
-                kept.popitem(last=False)
+        self._kept.put((post.id, post) for post in posts)
 
     def __len__(self) -> int:
         return len(self._kept)

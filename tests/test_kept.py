@@ -1,6 +1,6 @@
-"""Post records kept in front of the store: store calls counted, the oldest dropped at
-capacity, a deletion seen by the page's re-read (and by For You's first page), and
-readers while other threads keep records."""
+"""What For You keeps in front of the store: post records (store calls counted, the
+oldest dropped at capacity, a deletion seen by the page's re-read and by For You's first
+page, readers while other threads keep records) and authors' counts (kept a minute)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import random
 import threading
 from collections.abc import Callable
 
-from starling.mixer import Page, Query
+from starling.foryou.hydrators import COUNTS_MAX_AGE_MS, AuthorFollowers
+from starling.ids import now_ms
+from starling.mixer import Candidates, Page, Query
+from starling.mixer.posts import PostRecords
 from starling.mixer.records import KeptRecords
 from starling.model import Account, Post
 from starling.runtime import Runtime
@@ -114,3 +117,25 @@ def test_readers_get_every_record_asked_while_others_keep(
         thread.join()
 
     assert wrong == [] and len(records) <= 16 and records.misses > 64  # dropped, read again
+
+
+def test_author_counts_are_kept_a_minute_then_read_again(
+    runtime: Runtime, accounts: Accounts
+) -> None:
+    author, other, fan = accounts(3)
+    posts = [runtime.actions.post(a.id, "hello") for a in (author, author, other)]
+    now = [now_ms()]
+    store = Counting(runtime.store)
+    hydrator = AuthorFollowers(store, lambda: now[0])
+    batch = PostRecords(runtime.store).hydrate(Query(fan.id), Candidates.of([p.id for p in posts]))
+
+    def followers() -> list[float]:
+        found = hydrator.hydrate(Query(fan.id), batch).feature("author_followers")
+        return [float(f) for f in found]
+
+    assert followers() == [0, 0, 0] and store.calls == {"account_counts": 1}
+    runtime.actions.follow(fan.id, author.id)
+    now[0] += COUNTS_MAX_AGE_MS
+    assert followers() == [0, 0, 0] and store.calls == {"account_counts": 1}  # kept
+    now[0] += 1
+    assert followers() == [1, 1, 0] and store.calls == {"account_counts": 2}
