@@ -121,8 +121,12 @@ class EngagerSums:
         self._generation[slots] = generation
 
 
-def cosines(rows: Matrix, vector: Matrix) -> Matrix:
-    """Each row's cosine with `vector` (0 for a zero row)."""
-    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(vector)
-    found: Matrix = (rows @ vector) / np.maximum(norms, 1e-12)
+def cosines(rows: Matrix | sp.csr_matrix, vector: Matrix) -> Matrix:
+    """Each row's cosine with `vector` (0 for a zero row); sparse rows stay sparse."""
+    if isinstance(rows, np.ndarray):
+        squares = (rows * rows).sum(axis=1)
+    else:
+        squares = rows.multiply(rows).sum(axis=1)
+    norms = np.sqrt(np.asarray(squares, np.float64).ravel()) * np.linalg.norm(vector)
+    found: Matrix = np.asarray(rows @ vector, np.float64).ravel() / np.maximum(norms, 1e-12)
     return found

@@ -41,7 +41,7 @@ class SimClustersReader:
         if not viewer.any():
             return out
         authors, where = np.unique(author_ids, return_inverse=True)
-        out[:, 0] = cosines(dense_interests(model, authors), viewer)[where]
+        out[:, 0] = cosines(model.sparse_interests(authors), viewer)[where]
         known = model.known_for_of(author_ids)
         out[:, 1] = np.where(known >= 0, viewer[np.maximum(known, 0)], 0.0)
         out[:, 2] = self._post_cosines(model, viewer, post_ids)
@@ -63,23 +63,18 @@ class SimClustersReader:
         return cosines(vectors, viewer)
 
     def _post_cosines(self, model: Communities, viewer: Matrix, post_ids: Ids) -> Matrix:
+        """Each post's top clusters against the viewer's dense vector: a gather of the
+        viewer's weight at each cluster, no dense row per post."""
+        out = np.zeros(len(post_ids))
         if self.posts is None:
-            return np.zeros(len(post_ids))
+            return out
         table, slots = self.posts.vectors(post_ids)
         if table is None or table.model is not model:  # vectors of another version
-            return np.zeros(len(post_ids))
+            return out
         has = slots >= 0
-        clusters, weights = table.clusters[slots[has]], table.weights[slots[has]]
-        dense = np.zeros((int(has.sum()), model.clusters))
-        rows = np.repeat(np.arange(len(clusters)), clusters.shape[1])
-        used = clusters.ravel() >= 0
-        dense[rows[used], clusters.ravel()[used]] = weights.ravel()[used]
-        out = np.zeros(len(post_ids))
-        out[has] = cosines(dense, viewer)
+        clusters = table.clusters[slots[has]]
+        weights = np.where(clusters >= 0, table.weights[slots[has]], 0.0)
+        dots = (weights * viewer[np.maximum(clusters, 0)]).sum(axis=1)
+        norms = np.sqrt((weights * weights).sum(axis=1)) * np.linalg.norm(viewer)
+        out[has] = dots / np.maximum(norms, 1e-12)
         return out
-
-
-def dense_interests(model: Communities, account_ids: Ids) -> Matrix:
-    """Each account's InterestedIn as a dense row (zeros for an account without one)."""
-    dense: Matrix = model.sparse_interests(account_ids).toarray()
-    return dense
