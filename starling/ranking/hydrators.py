@@ -161,17 +161,22 @@ class CandidateFeatures(Hydrator[Query]):
 def _content(posts: list[Post | None], viewer: int) -> Matrix:
     """is_reply, is_repost, reply_to_viewer, mentions_viewer, hashtags, mentions,
     has_link, text_length of each record (zeros for a row without one)."""
-    rows = np.zeros((len(posts), 8))
-    for i, p in enumerate(posts):
-        if p is not None:
-            rows[i] = (
-                p.reply_to_id is not None,
-                p.repost_of_id is not None,
-                p.reply_to_account_id == viewer,
-                viewer in p.mentions,
-                len(p.hashtags),
-                len(p.mentions),
-                any(marker in p.text for marker in LINK_MARKERS),
-                len(p.text),
-            )
-    return rows
+    rows = [
+        _NO_CONTENT
+        if p is None
+        else (
+            p.reply_to_id is not None,
+            p.repost_of_id is not None,
+            p.reply_to_account_id == viewer,
+            viewer in p.mentions,
+            len(p.hashtags),
+            len(p.mentions),
+            any(marker in p.text for marker in LINK_MARKERS),
+            len(p.text),
+        )
+        for p in posts
+    ]
+    return np.array(rows, dtype=np.float64).reshape(len(posts), len(_NO_CONTENT))
+
+
+_NO_CONTENT = (False, False, False, False, 0, 0, False, 0)
