@@ -12,7 +12,7 @@ from typing import Protocol
 from starling.mixer.kept import Kept
 from starling.model import Post
 
-KEPT_POSTS = 131_072  # ~50 MB; what a few minutes of candidates across viewers span
+KEPT_POSTS = 262_144  # ~190 MB at ~720 B a record; 200 viewers' candidates need ~175,000
 
 
 class PostReader(Protocol):
